@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Launcher. meshrun needs Node >= 22 (libp2p 3). When started by an older
+// Node (the system one on some machines), re-run with the Node 24 binary that
+// the `node` devDependency installs, so `./bin/meshrun.js` just works.
+// This file must stay plain JavaScript that Node 18+ can run.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const major = Number(process.versions.node.split('.')[0])
+
+if (major >= 22) {
+  // In a checkout run the TypeScript sources directly (Node strips types);
+  // an installed package ships the compiled dist/ only.
+  const src = join(root, 'src', 'client', 'main.ts')
+  const entry = existsSync(src) ? src : join(root, 'dist', 'client', 'main.js')
+  await import(pathToFileURL(entry).href)
+} else {
+  const candidates = [
+    join(root, 'node_modules', 'node', 'bin', 'node'),
+    join(root, 'node_modules', '.bin', 'node'),
+  ]
+  const node = candidates.find((p) => existsSync(p))
+  if (node === undefined) {
+    process.stderr.write(`meshrun needs Node.js >= 22 (this is ${process.version}); run \`npm ci\` to install the bundled Node 24, or install Node >= 22.\n`)
+    process.exit(70)
+  }
+  const child = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => { child.kill(sig) })
+  }
+  child.on('exit', (code, signal) => {
+    if (signal !== null) process.kill(process.pid, signal)
+    else process.exit(code ?? 1)
+  })
+}

@@ -1,0 +1,46 @@
+/** `meshrun status`: the cluster as one node sees it, and that node in detail. */
+import type { Status } from '../node/schemas.ts'
+import { MeshClient } from './client.ts'
+
+export async function statusCommand (flags: { node: string, json?: boolean }): Promise<number> {
+  const client = await MeshClient.connect({ node: flags.node })
+  let status: Status
+  try {
+    status = await client.status()
+  } finally {
+    await client.close()
+  }
+  process.stdout.write(flags.json === true ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status))
+  return 0
+}
+
+export function formatStatus (s: Status): string {
+  const l = s.local
+  const lines = [
+    `cluster   ${s.cluster}  master ${s.master ?? '(none yet)'}  term ${s.term}`,
+    `this node ${s.self}  (meshrun ${l.version}, up ${Math.round(l.uptimeMs / 1000)} s)`,
+    `sandbox   ${l.sandbox.kind}: ${l.sandbox.enforced.join(', ')}`,
+    ...l.sandbox.warnings.map((w) => `warning   ${w}`),
+    '',
+    table(['', 'NODE', 'ROLE', 'CPU', 'MEM', 'JOBS', 'LANGUAGES', 'SEEN'], s.nodes.map((n) => [
+      n.id === s.self ? '*' : ' ',
+      n.id,
+      n.up ? n.role : 'down',
+      `${n.cpu.toFixed(0)}%`,
+      `${n.mem.toFixed(0)}%`,
+      `${n.running}/${n.maxJobs}`,
+      n.languages.join(','),
+      n.id === s.self ? '-' : `${(n.lastSeenMs / 1000).toFixed(1)}s ago`,
+    ])),
+  ]
+  if (l.jobs.length > 0) {
+    lines.push('', table(['JOB', 'LANGUAGE', 'STAGE', 'ELAPSED'], l.jobs.map((j) => [j.id, j.language, j.stage, `${(j.elapsedMs / 1000).toFixed(1)}s`])))
+  }
+  return lines.join('\n') + '\n'
+}
+
+function table (head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+  return [fmt(head), ...rows.map(fmt)].join('\n')
+}

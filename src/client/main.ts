@@ -1,0 +1,71 @@
+/** The `meshrun` command line (commander). */
+import { Command, Option } from 'commander'
+import { VERSION } from '../node/protocols.ts'
+import { defaultNode } from './addr.ts'
+import { runCommand } from './cli-run.ts'
+import { nodeCommand } from './cli-node.ts'
+import { statusCommand } from './cli-status.ts'
+import { upCommand } from './cli-up.ts'
+import { EXIT } from './exit-codes.ts'
+import { UsageError, describeError } from './errors.ts'
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+const program = new Command('meshrun')
+  .description('A peer-to-peer cluster that compiles and runs programs')
+  .version(VERSION)
+  .showHelpAfterError()
+
+program.command('node')
+  .description('start a node (prints its peer id and addresses, then "ready")')
+  .option('--port <n>', 'TCP port on 127.0.0.1 (0 picks a free one)', '7700')
+  .option('--listen <multiaddr>', 'listen on this multiaddr instead (repeatable)', collect, [])
+  .option('--data <dir>', 'data dir: identity, compile cache, journal (default ~/.meshrun/node-PORT)')
+  .option('--max-jobs <n>', 'jobs run at once on this node', '2')
+  .option('--max-cpu <pct>', 'take no new job while CPU use is above this')
+  .option('--max-mem <pct>', 'take no new job while memory use is above this')
+  .option('--langs <list>', 'only offer these languages (comma-separated)')
+  .option('--priority <n>', 'election priority: the highest live node is master', '0')
+  .option('--cluster <name>', 'cluster name: nodes only join nodes of the same name', 'default')
+  .option('--peer <addr>', 'bootstrap peer, HOST:PORT or multiaddr (repeatable; for networks without multicast)', collect, [])
+  .option('--no-mdns', 'do not discover peers by mDNS')
+  .addOption(new Option('--unsandboxed', 'run jobs without bubblewrap when it is missing (DANGEROUS)').hideHelp())
+  .action(async (opts) => { process.exitCode = await nodeCommand(opts) })
+
+program.command('run')
+  .description('run a program on the cluster and stream its output')
+  .argument('[files...]', 'source files or a directory; the first file is the entry point')
+  .option('--node <addr>', 'node to submit to: HOST:PORT or a multiaddr', defaultNode())
+  .option('--lang <language>', 'language (default: from the first file\'s extension)')
+  .option('-e, --expr <expression>', 'a calc expression to evaluate instead of files')
+  .option('--stdin <file>', 'feed this file (or - for this terminal\'s stdin) to the program')
+  .option('--arg <x>', 'argument for the program (repeatable)', collect, [])
+  .option('--time-limit <ms>', 'run-time limit in ms (may only lower the node\'s)')
+  .option('--memory-limit <mb>', 'memory limit in MiB (may only lower the node\'s)')
+  .option('--id <id>', 'job id (re-submitting an id attaches to that job)')
+  .option('--json', 'print one JSON result object instead of streaming')
+  .action(async (files: string[], opts) => { process.exitCode = await runCommand(files, opts) })
+
+program.command('status')
+  .description('show a node\'s view: peer id, languages, load, jobs')
+  .option('--node <addr>', 'node to ask: HOST:PORT or a multiaddr', defaultNode())
+  .option('--json', 'print JSON')
+  .action(async (opts) => { process.exitCode = await statusCommand(opts) })
+
+program.command('up')
+  .description('start a local cluster of N nodes on consecutive ports (Ctrl-C stops them)')
+  .requiredOption('-n <count>', 'number of nodes')
+  .option('--port <n>', 'first port', '7700')
+  .option('--max-jobs <n>', 'jobs run at once on each node')
+  .option('--cluster <name>', 'cluster name')
+  .option('--data-root <dir>', 'parent of the nodes\' data dirs (default ~/.meshrun)')
+  .action(async (opts) => { process.exitCode = await upCommand(opts) })
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  process.stderr.write(`meshrun: ${describeError(err)}\n`)
+  process.exitCode = err instanceof UsageError ? EXIT.usage : (err as Error)?.name === 'ConnectError' ? EXIT.unreachable : EXIT.error
+}
+// Background timers of libp2p must not keep a finished command alive.
+if (process.argv[2] !== 'node' && process.argv[2] !== 'up') setImmediate(() => process.exit())

@@ -1,0 +1,192 @@
+/**
+ * cgroup v1 for one sandbox uid: memory (limit, peak, OOM kills), pids
+ * (process/thread limit, whether it was hit, what is left) and cpuacct (CPU
+ * of every process of the job together, so 32 children cannot each stay
+ * under RLIMIT_CPU). Groups live at `<controller mount>/meshrun/<uid>`; the
+ * uid is claimed exclusively (uids.ts), so the group is ours.
+ *
+ * The sandbox's launcher shell, already running as the uid, joins the groups
+ * by writing its pid to `cgroup.procs` (which is chowned to the uid) before
+ * it execs bubblewrap, so every process of the job is inside from the start.
+ *
+ * The control files are tiny kernel files: they are read and written
+ * synchronously (microseconds each, no disk).
+ */
+import { chownSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+
+export type Controller = 'memory' | 'pids' | 'cpuacct'
+
+/** Where each usable v1 controller is mounted (null: not available or not writable). */
+export interface CgroupSupport {
+  memory: string | null
+  pids: string | null
+  cpuacct: string | null
+  /** memory.memsw.* exists (swap accounting): set it equal to the memory limit. */
+  memsw: boolean
+}
+
+const GROUP = 'meshrun'
+
+/** Finds v1 controllers in /proc/self/mountinfo and checks that we can make groups there. */
+export async function probeCgroups (): Promise<CgroupSupport> {
+  const support: CgroupSupport = { memory: null, pids: null, cpuacct: null, memsw: false }
+  if (process.getuid?.() !== 0) return support
+  let info: string
+  try { info = await readFile('/proc/self/mountinfo', 'utf8') } catch { return support }
+  for (const line of info.split('\n')) {
+    const [pre, post] = line.split(' - ')
+    if (pre === undefined || post === undefined) continue
+    const [fstype, , superOpts] = post.split(' ')
+    if (fstype !== 'cgroup' || superOpts === undefined) continue
+    const mount = pre.split(' ')[4]
+    if (mount === undefined) continue
+    const opts = superOpts.split(',')
+    for (const c of ['memory', 'pids', 'cpuacct'] as const) {
+      if (!opts.includes(c) || support[c] !== null) continue
+      try {
+        mkdirSync(join(mount, GROUP), { recursive: true })
+        support[c] = mount
+      } catch { /* read-only or not permitted */ }
+    }
+  }
+  if (support.memory !== null) support.memsw = existsSync(join(support.memory, GROUP, 'memory.memsw.limit_in_bytes'))
+  return support
+}
+
+export interface StageStats {
+  cpuMs: number | null
+  memoryKb: number | null
+  /** The kernel OOM-killed a process of the job during the stage. */
+  oomKilled: boolean
+  /** A fork/clone failed at the pids limit during the stage. */
+  pidsLimitHit: boolean
+}
+
+function readNumber (file: string): number {
+  return Number(readFileSync(file, 'latin1').trim())
+}
+
+function readKey (file: string, key: string): number {
+  const m = new RegExp(`(?:^|\\n)${key} (\\d+)`).exec(readFileSync(file, 'latin1'))
+  return m === null ? 0 : Number(m[1])
+}
+
+export class JobCgroup {
+  readonly uid: number
+  private readonly dirs: Partial<Record<Controller, string>> = {}
+  private readonly memsw: boolean
+  private memLimit = -1
+  private memswLimit = -1
+  private pidsLimit = -1
+  private oomKills = 0
+  private pidsMax = 0
+
+  constructor (support: CgroupSupport, uid: number) {
+    this.uid = uid
+    this.memsw = support.memsw
+    for (const c of ['memory', 'pids', 'cpuacct'] as const) {
+      const mount = support[c]
+      if (mount !== null) this.dirs[c] = join(mount, GROUP, String(uid))
+    }
+  }
+
+  has (c: Controller): boolean {
+    return this.dirs[c] !== undefined
+  }
+
+  /** Creates the groups (or adopts the ones a previous node left) and lets the uid join them. */
+  create (): void {
+    for (const dir of Object.values(this.dirs)) {
+      mkdirSync(dir, { recursive: true })
+      chownSync(join(dir, 'cgroup.procs'), this.uid, this.uid)
+    }
+    if (this.dirs.memory !== undefined) {
+      this.oomKills = readKey(join(this.dirs.memory, 'memory.oom_control'), 'oom_kill')
+      this.memLimit = readNumber(join(this.dirs.memory, 'memory.limit_in_bytes'))
+      if (this.memsw) this.memswLimit = readNumber(join(this.dirs.memory, 'memory.memsw.limit_in_bytes'))
+    }
+    if (this.dirs.pids !== undefined) this.pidsMax = readKey(join(this.dirs.pids, 'pids.events'), 'max')
+  }
+
+  /** The `cgroup.procs` files the launcher writes its pid to. */
+  procsFiles (): string[] {
+    return Object.values(this.dirs).map((d) => join(d, 'cgroup.procs'))
+  }
+
+  /** Sets the stage's limits and resets the peak and CPU counters. */
+  prepare (memoryBytes: number, pids: number): void {
+    const mem = this.dirs.memory
+    if (mem !== undefined) {
+      if (memoryBytes !== this.memLimit || (this.memsw && memoryBytes !== this.memswLimit)) {
+        // The memory limit may never exceed memsw: raise memsw first, lower it last.
+        const order = this.memsw && memoryBytes > this.memswLimit
+          ? ['memory.memsw.limit_in_bytes', 'memory.limit_in_bytes']
+          : ['memory.limit_in_bytes', ...(this.memsw ? ['memory.memsw.limit_in_bytes'] : [])]
+        for (const f of order) writeFileSync(join(mem, f), String(memoryBytes))
+        this.memLimit = memoryBytes
+        if (this.memsw) this.memswLimit = memoryBytes
+      }
+      writeFileSync(join(mem, 'memory.max_usage_in_bytes'), '0')
+    }
+    const pd = this.dirs.pids
+    if (pd !== undefined && pids !== this.pidsLimit) {
+      writeFileSync(join(pd, 'pids.max'), String(pids))
+      this.pidsLimit = pids
+    }
+    if (this.dirs.cpuacct !== undefined) writeFileSync(join(this.dirs.cpuacct, 'cpuacct.usage'), '0')
+  }
+
+  /** CPU time of the job so far, in ms (null without cpuacct). */
+  cpuMs (): number | null {
+    const d = this.dirs.cpuacct
+    return d === undefined ? null : readNumber(join(d, 'cpuacct.usage')) / 1e6
+  }
+
+  /** Reads what the stage used; call once after it ended. */
+  finish (): StageStats {
+    const stats: StageStats = { cpuMs: this.cpuMs(), memoryKb: null, oomKilled: false, pidsLimitHit: false }
+    const mem = this.dirs.memory
+    if (mem !== undefined) {
+      stats.memoryKb = Math.round(readNumber(join(mem, 'memory.max_usage_in_bytes')) / 1024)
+      const kills = readKey(join(mem, 'memory.oom_control'), 'oom_kill')
+      stats.oomKilled = kills > this.oomKills
+      this.oomKills = kills
+    }
+    const pd = this.dirs.pids
+    if (pd !== undefined) {
+      const max = readKey(join(pd, 'pids.events'), 'max')
+      stats.pidsLimitHit = max > this.pidsMax
+      this.pidsMax = max
+    }
+    return stats
+  }
+
+  /** Processes and threads still charged to the group, zombies included (null without pids). */
+  tasks (): number | null {
+    const d = this.dirs.pids
+    return d === undefined ? null : readNumber(join(d, 'pids.current'))
+  }
+
+  /** SIGKILLs every process in the groups; returns how many there were. */
+  killAll (): number {
+    const pids = new Set<number>()
+    for (const d of Object.values(this.dirs)) {
+      try {
+        for (const l of readFileSync(join(d, 'cgroup.procs'), 'latin1').split('\n')) if (l !== '') pids.add(Number(l))
+      } catch { /* group gone */ }
+    }
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+    }
+    return pids.size
+  }
+
+  /** Removes the groups (only possible once they are empty). */
+  destroy (): void {
+    for (const d of Object.values(this.dirs)) {
+      try { rmdirSync(d) } catch { /* busy or gone: a later node adopts it */ }
+    }
+  }
+}

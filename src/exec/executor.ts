@@ -1,0 +1,367 @@
+/**
+ * The executor: validates a job, takes a slot and a sandbox identity,
+ * compiles through the cache, runs, and names the outcome. A job moves
+ * through guarded phases; clean-up always runs in `finally`.
+ */
+import { access, constants, mkdir, statfs } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { evaluateCalc } from './calc.ts'
+import { CompileCache } from './cache.ts'
+import { ExecutorStoppedError, InvalidLimitsError, JobCancelledError, SandboxSetupError, SandboxUnavailableError } from './errors.ts'
+import { Identities, type Identity } from './identities.ts'
+import { compileSources, expandCommand, LANGUAGES, layoutFiles, resolveLanguage, type Language } from './languages.ts'
+import { resolveLimits, validateJob, type NodeLimits, type NodeLimitsInit } from './limits.ts'
+import { cacheable, compiled, describeEnd, limitOf, runStatus, toStageResult } from './outcome.ts'
+import { Pool } from './pool.ts'
+import { createRunner, type SandboxRunner } from './runner.ts'
+import { describeSandbox, type SandboxConfig, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
+import { detectToolchains, topMost, type Toolchain } from './toolchains.ts'
+import type { ExecHooks, ExecResult, Executor, JobSpec, LanguageInfo, SandboxInfo, SourceFile, Stage, StageLimits, StageResult } from './types.ts'
+
+export interface ExecutorInit {
+  /** The node's data dir: the compile cache lives in `<dataDir>/cache`. */
+  dataDir: string
+  /** Jobs run at once; more wait in FIFO order. */
+  slots: number
+  /** Only these languages (names or aliases); default: every language whose toolchain is found. */
+  langs?: string[]
+  /** The operator's limits (see limits.ts for the defaults). */
+  limits?: NodeLimitsInit
+  /** Run jobs without bubblewrap when it is missing (loudly reported in `sandbox.warnings`). */
+  allowUnsandboxed?: boolean
+  /** First uid for job slots (root only); default 64000. */
+  uidBase?: number
+  /** Path of bwrap; default: looked for in /usr/bin, /usr/local/bin, /bin. */
+  bwrapPath?: string
+}
+
+const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap']
+const MiB = 1024 * 1024
+const SANDBOX_PROCESSES = 2 // bwrap's monitor and the pid-1 shell
+const SHM_BYTES = 16 * MiB
+
+async function findBwrap (path?: string): Promise<string | null> {
+  for (const p of path === undefined ? BWRAP_CANDIDATES : [path]) {
+    try { await access(p, constants.X_OK); return p } catch { /* next */ }
+  }
+  return null
+}
+
+type Phase = 'waiting' | 'preparing' | 'compiling' | 'running' | 'done'
+const NEXT: Record<Phase, readonly Phase[]> = {
+  waiting: ['preparing', 'done'],
+  preparing: ['compiling', 'running', 'done'],
+  compiling: ['running', 'done'],
+  running: ['done'],
+  done: [],
+}
+
+/** One job's progress; a transition out of order is a bug and throws. */
+class JobRun {
+  phase: Phase = 'waiting'
+  compile: StageResult | null = null
+  run: StageResult | null = null
+  readonly id: string
+  constructor (id: string) { this.id = id }
+  to (next: Phase): void {
+    if (!NEXT[this.phase].includes(next)) throw new Error(`job ${this.id}: ${this.phase} → ${next}`)
+    this.phase = next
+  }
+}
+
+function rejected (message: string): ExecResult {
+  return { status: 'rejected', message, compile: null, run: null }
+}
+
+class MeshExecutor implements Executor {
+  readonly languages: LanguageInfo[]
+  readonly sandbox: SandboxInfo
+  private readonly toolchains: Map<string, Toolchain>
+  private readonly missing: Map<string, string>
+  private readonly limitsInit: NodeLimitsInit | undefined
+  private readonly nodeLimits: NodeLimits
+  private readonly runner: SandboxRunner
+  private readonly ids: Identities
+  private readonly slots: Pool<number>
+  private readonly cache: CompileCache
+  private readonly stopper = new AbortController()
+  private readonly active = new Set<Promise<ExecResult>>()
+  private stopping: Promise<void> | null = null
+
+  constructor (parts: {
+    toolchains: Map<string, Toolchain>, missing: Map<string, string>, limitsInit: NodeLimitsInit | undefined, nodeLimits: NodeLimits,
+    sandboxConfig: SandboxConfig, runner: SandboxRunner, identities: Identities, slots: number, cache: CompileCache, warnings: string[],
+  }) {
+    this.toolchains = parts.toolchains
+    this.missing = parts.missing
+    this.limitsInit = parts.limitsInit
+    this.nodeLimits = parts.nodeLimits
+    this.runner = parts.runner
+    this.ids = parts.identities
+    this.slots = new Pool(Array.from({ length: parts.slots }, (_, i) => i))
+    this.cache = parts.cache
+    const info = describeSandbox(parts.sandboxConfig)
+    this.sandbox = { ...info, warnings: [...parts.warnings, ...info.warnings] }
+    this.languages = LANGUAGES.filter((l) => this.toolchains.has(l.name)).map((l) => ({
+      name: l.name,
+      version: this.toolchains.get(l.name)!.version,
+      aliases: [...l.aliases],
+      extensions: [...l.extensions],
+      compiled: l.compile !== undefined && l.compile.checkOnly !== true,
+    }))
+  }
+
+  run (job: JobSpec, hooks: ExecHooks = {}): Promise<ExecResult> {
+    const p = this.runJob(job, hooks)
+    this.active.add(p)
+    void p.finally(() => { this.active.delete(p) })
+    return p
+  }
+
+  private async runJob (job: JobSpec, hooks: ExecHooks): Promise<ExecResult> {
+    if (this.stopping !== null) return { status: 'error', message: 'executor stopped', compile: null, run: null }
+    const problem = validateJob(job, this.nodeLimits.job)
+    if (problem !== undefined) return rejected(problem)
+    const lang = resolveLanguage(job.language)
+    if (lang === undefined) return rejected(`unknown language '${job.language}' (known: ${LANGUAGES.map((l) => l.name).join(', ')})`)
+    const tc = this.toolchains.get(lang.name)
+    if (tc === undefined) {
+      const why = this.missing.get(lang.name)
+      return rejected(`language ${lang.name} is not available on this node${why === undefined ? ' (excluded by --langs)' : `: ${why}`}`)
+    }
+    if (lang.compile !== undefined && lang.compile.checkOnly !== true && compileSources(lang, job.files).length === 0) {
+      return rejected(`a ${lang.name} job needs at least one ${lang.compile.sources.join('/')} file`)
+    }
+    const limits = resolveLimits(this.limitsInit, job.limits)
+    if (lang.inProcess === true) return this.runInProcess(job, limits, hooks)
+    const files = layoutFiles(lang, job.files)
+
+    const signal = hooks.signal === undefined ? this.stopper.signal : AbortSignal.any([hooks.signal, this.stopper.signal])
+    const state = new JobRun(job.id)
+    let slot: number | undefined
+    let id: Identity | undefined
+    try {
+      slot = await this.slots.acquire(signal)
+      id = await this.ids.acquire(signal)
+      state.to('preparing')
+      await id.workspace.prepare(id.uid, files)
+      if (lang.compile !== undefined) {
+        state.to('compiling')
+        state.compile = await this.compile(lang, tc, files, limits, id, hooks, signal)
+        if (!compiled(state.compile)) {
+          const what = lang.compile.checkOnly === true ? 'syntax check failed' : 'compilation failed'
+          const message = state.compile.limit === null ? what : `${what}: ${describeEnd(state.compile, limits.compile)}`
+          return { status: 'compile_error', message, compile: state.compile, run: null }
+        }
+      }
+      state.to('running')
+      const argv = expandCommand(lang, lang.run.argv, { tools: tc.tools, memoryMb: limits.run.memoryMb, files, args: job.args })
+      hooks.onStage?.('run')
+      const outcome = await this.stage('run', lang, argv, limits.run, job.stdin, id, hooks, signal)
+      state.run = toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome) }))
+      const status = runStatus(state.run)
+      return status === 'ok'
+        ? { status, compile: state.compile, run: state.run }
+        : { status, message: describeEnd(state.run, limits.run), compile: state.compile, run: state.run }
+    } catch (err) {
+      if (err instanceof JobCancelledError || signal.aborted) {
+        const message = this.stopper.signal.aborted ? new ExecutorStoppedError().message : 'cancelled'
+        return { status: 'error', message, compile: state.compile, run: state.run }
+      }
+      const message = err instanceof SandboxSetupError ? err.message : `internal error: ${(err as Error).message ?? String(err)}`
+      return { status: 'error', message, compile: state.compile, run: state.run }
+    } finally {
+      if (state.phase !== 'done') state.to('done')
+      if (id !== undefined) {
+        await id.workspace.clean().catch(() => {})
+        this.ids.recycle(id)
+      }
+      if (slot !== undefined) this.slots.release(slot)
+    }
+  }
+
+  /** Compile through the cache. */
+  private async compile (lang: Language, tc: Toolchain, files: SourceFile[], limits: NodeLimits, id: Identity, hooks: ExecHooks, signal: AbortSignal): Promise<StageResult> {
+    const spec = lang.compile!
+    const argv = expandCommand(lang, spec.argv, { tools: tc.tools, memoryMb: limits.compile.memoryMb, files })
+    const key = this.cache.key({ language: lang.name, version: tc.version, command: argv, files })
+    const hit = await this.cache.get(key)
+    if (hit !== undefined) {
+      await this.cache.restore(hit, id.workspace.box, id.uid)
+      return { ...hit.result, wallMs: 0, cpuMs: 0, memoryKb: null, cached: true }
+    }
+    hooks.onStage?.('compile')
+    const outcome = await this.stage('compile', lang, argv, limits.compile, null, id, hooks, signal)
+    const result: StageResult = { ...toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome) })), cached: false }
+    if (cacheable(result)) await this.cache.put(key, result, id.workspace.box, spec.artefacts)
+    return result
+  }
+
+  /** One sandboxed stage; turns an abort or a sandbox failure into an exception. */
+  private async stage (stage: Stage, lang: Language, argv: string[], limits: StageLimits, stdin: string | null, id: Identity, hooks: ExecHooks, signal: AbortSignal): Promise<SandboxOutcome> {
+    const outcome = await this.runner.run({
+      argv,
+      uid: id.uid,
+      cgroup: id.cgroup !== null,
+      box: id.workspace.box,
+      tmp: id.workspace.tmp,
+      limits: this.sandboxLimits(lang, limits),
+      stdin,
+    }, {
+      signal,
+      ...(hooks.onOutput === undefined ? {} : { onOutput: (stream, text) => { hooks.onOutput!(stage, stream, text) } }),
+    })
+    if (outcome.killedFor === 'abort') throw new JobCancelledError()
+    if (outcome.setupFailed !== null) throw new SandboxSetupError(`sandbox failure in the ${stage} stage: ${outcome.setupFailed}`)
+    return outcome
+  }
+
+  private sandboxLimits (lang: Language, l: StageLimits): SandboxLimits {
+    const memoryMb = l.memoryMb + lang.memoryOverheadMb
+    const cgroupMemory = this.ids.cgroups.memory !== null
+    return {
+      cpuMs: l.cpuMs,
+      wallMs: l.wallMs,
+      outputBytes: l.outputBytes,
+      processes: l.processes + lang.extraProcesses + SANDBOX_PROCESSES,
+      openFiles: l.openFiles,
+      fileBytes: l.diskBytes,
+      memoryBytes: memoryMb * MiB,
+      // RLIMIT_AS only where no memory cgroup does better (and never for the JVM or V8).
+      addressSpaceBytes: !cgroupMemory && lang.addressSpaceLimit ? (memoryMb + 64) * MiB : null,
+      shmBytes: Math.min(SHM_BYTES, l.diskBytes),
+    }
+  }
+
+  /** Whether a failed stage left the job dir or /tmp full (ENOSPC is then the likely cause). */
+  private async diskFull (id: Identity, o: SandboxOutcome): Promise<boolean> {
+    if (!this.ids.tmpfs || (o.code === 0 && o.signal === null)) return false
+    try {
+      const s = await statfs(id.workspace.root)
+      return s.bavail * s.bsize < 64 * 1024 || s.ffree < 16
+    } catch {
+      return false
+    }
+  }
+
+  /** calc runs in the node process: pure, bounded, no toolchain. */
+  private runInProcess (job: JobSpec, limits: NodeLimits, hooks: ExecHooks): ExecResult {
+    if (hooks.signal?.aborted === true) return { status: 'error', message: 'cancelled', compile: null, run: null }
+    const file = job.files[0]!
+    const source = file.encoding === 'base64' ? Buffer.from(file.content, 'base64').toString('utf8') : file.content
+    hooks.onStage?.('run')
+    const t0 = performance.now()
+    const r = evaluateCalc(source, job.stdin, { maxOutputBytes: limits.run.outputBytes, filename: file.name })
+    const wallMs = Math.round((performance.now() - t0) * 10) / 10
+    const outputLimit = r.code === 3 && /output limit exceeded/.test(r.stderr)
+    const stage: StageResult = {
+      stdout: r.stdout, stderr: r.stderr, code: r.code, signal: null, wallMs, cpuMs: wallMs, memoryKb: null,
+      limit: outputLimit ? 'output' : null, truncated: outputLimit,
+    }
+    if (r.stdout !== '') hooks.onOutput?.('run', 'stdout', r.stdout)
+    if (r.stderr !== '') hooks.onOutput?.('run', 'stderr', r.stderr)
+    if (r.code === 0) return { status: 'ok', compile: null, run: stage }
+    if (r.code === 1) return { status: 'compile_error', message: 'syntax error', compile: { ...stage, cached: false }, run: null }
+    if (outputLimit) return { status: 'output_limit', message: describeEnd(stage, limits.run), compile: null, run: stage }
+    return { status: 'runtime_error', message: `exit code ${r.code}`, compile: null, run: stage }
+  }
+
+  stop (): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopper.abort()
+      await Promise.allSettled([...this.active])
+      await this.runner.close()
+      await this.ids.close(new ExecutorStoppedError())
+    })()
+    return this.stopping
+  }
+}
+
+/**
+ * Detects toolchains and the sandbox, claims uids, sets up cgroups and job
+ * dirs, and returns a ready executor. Throws SandboxUnavailableError when
+ * bubblewrap is missing (or does not work) and `allowUnsandboxed` is not
+ * set, UnknownLanguageError for an unknown name in `langs`, and
+ * InvalidLimitsError for unusable limits.
+ */
+export async function createExecutor (init: ExecutorInit): Promise<Executor> {
+  if (!Number.isInteger(init.slots) || init.slots < 1) throw new InvalidLimitsError(`slots must be a positive integer, got ${String(init.slots)}`)
+  const dataDir = resolve(init.dataDir)
+  const nodeLimits = resolveLimits(init.limits)
+  const [detection, bwrapPath] = await Promise.all([
+    detectToolchains(init.langs === undefined ? {} : { langs: init.langs }),
+    findBwrap(init.bwrapPath),
+  ])
+  const warnings: string[] = []
+  if (bwrapPath === null) {
+    if (init.allowUnsandboxed !== true) {
+      throw new SandboxUnavailableError('bubblewrap (bwrap) is not installed: refusing to run untrusted jobs (install it with `apt-get install bubblewrap`, or pass --allow-unsandboxed to run them without a sandbox)')
+    }
+  }
+  await mkdir(dataDir, { recursive: true })
+  const identities = await Identities.create({
+    count: init.slots + Math.max(2, init.slots),
+    uidBase: init.uidBase ?? 64000,
+    workspaceBytes: Math.max(nodeLimits.compile.diskBytes, nodeLimits.run.diskBytes) + 2 * nodeLimits.job.maxSourceBytes,
+    dataDir,
+  })
+  let runner: SandboxRunner | null = null
+  try {
+    warnings.push(...identities.warnings)
+    const roBinds = topMost([...detection.toolchains.values()].flatMap((t) => t.binds))
+    let config: SandboxConfig = { bwrap: bwrapPath, switchUid: identities.all[0]!.uid >= 0, cgroups: identities.cgroups, tmpfsWorkspaces: identities.tmpfs, roBinds }
+    const first = await createRunner(config)
+    runner = first.runner
+    if (first.warning !== null) warnings.push(first.warning)
+    if (bwrapPath !== null) {
+      const failure = await smokeTest(runner, identities)
+      if (failure !== null) {
+        await runner.close()
+        runner = null
+        if (init.allowUnsandboxed !== true) throw new SandboxUnavailableError(`bubblewrap does not work here (${failure}): refusing to run untrusted jobs (or pass --allow-unsandboxed)`)
+        warnings.push(`bubblewrap does not work here: ${failure}`)
+        config = { ...config, bwrap: null }
+        runner = (await createRunner(config)).runner
+      }
+    }
+    return new MeshExecutor({
+      toolchains: detection.toolchains,
+      missing: new Map(detection.missing.map((m) => [m.name, m.reason])),
+      limitsInit: init.limits,
+      nodeLimits,
+      sandboxConfig: config,
+      runner,
+      identities,
+      slots: init.slots,
+      cache: new CompileCache(join(dataDir, 'cache')),
+      warnings,
+    })
+  } catch (err) {
+    await runner?.close()
+    await identities.close(err as Error)
+    throw err
+  }
+}
+
+/** Starts one trivial sandbox, so a broken bwrap shows at start-up, not on every job. */
+async function smokeTest (runner: SandboxRunner, identities: Identities): Promise<string | null> {
+  const id = await identities.acquire()
+  try {
+    await id.workspace.prepare(id.uid, [])
+    const o = await runner.run({
+      argv: ['/bin/sh', '-c', 'exit 0'],
+      uid: id.uid,
+      cgroup: id.cgroup !== null,
+      box: id.workspace.box,
+      tmp: id.workspace.tmp,
+      limits: { cpuMs: 5000, wallMs: 10_000, outputBytes: 65536, processes: 16, openFiles: 64, fileBytes: MiB, memoryBytes: 256 * MiB, addressSpaceBytes: null, shmBytes: MiB },
+      stdin: null,
+    })
+    if (o.setupFailed !== null) return o.setupFailed
+    if (o.code !== 0) return `a trivial command ended with ${o.signal ?? `exit code ${String(o.code)}`}: ${o.stderr.trim()}`
+    return null
+  } finally {
+    await id.workspace.clean().catch(() => {})
+    identities.recycle(id)
+  }
+}

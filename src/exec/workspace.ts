@@ -1,0 +1,106 @@
+/**
+ * Job directories. Each sandbox uid has a workspace: `box/` (bound at /box,
+ * the job's files) and `tmp/` (bound at /tmp). As root, the workspace is a
+ * size- and inode-limited tmpfs mounted once at start-up and reused, so a
+ * job filling the disk (one big file or many small ones) stops at its quota
+ * and never touches the host's disk; the mounts live outside the data dir,
+ * under /run/meshrun/ws/<uid>, and a later node claiming the uid reuses them.
+ * Without root they are plain directories (quota: RLIMIT_FSIZE per file only).
+ */
+import { spawn } from 'node:child_process'
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { SourceFile } from './types.ts'
+
+export const DEFAULT_WORKSPACE_ROOT = '/run/meshrun/ws'
+
+async function mountPoints (): Promise<Set<string>> {
+  const out = new Set<string>()
+  try {
+    for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
+      const p = line.split(' ')[4]
+      if (p !== undefined) out.add(p.replace(/\\040/g, ' '))
+    }
+  } catch { /* no mountinfo */ }
+  return out
+}
+
+function sh (script: string, args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((res) => {
+    const child = spawn('/bin/sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin' } })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.on('error', (err) => { res({ code: null, stderr: err.message }) })
+    child.on('close', (code) => { res({ code, stderr }) })
+  })
+}
+
+/**
+ * Mounts (or re-sizes) a tmpfs on each directory, in one process. Returns
+ * null on success or the reason it failed.
+ */
+export async function mountTmpfs (dirs: readonly string[], sizeBytes: number, inodes: number): Promise<string | null> {
+  await Promise.all(dirs.map((d) => mkdir(d, { recursive: true, mode: 0o755 })))
+  const mounted = await mountPoints()
+  const opts = `size=${sizeBytes},nr_inodes=${inodes}`
+  const lines: string[] = []
+  dirs.forEach((d, i) => {
+    const arg = `"$${i + 1}"`
+    lines.push(mounted.has(d)
+      ? `mount -o remount,${opts} ${arg} || exit 1`
+      : `mount -t tmpfs -o ${opts},mode=0755,nosuid,nodev meshrun ${arg} || exit 1`)
+  })
+  const r = await sh(lines.join('\n'), dirs)
+  return r.code === 0 ? null : (r.stderr.trim() || `mount exited with ${String(r.code)}`)
+}
+
+/** Unmounts the workspaces' tmpfs (best effort, one process). */
+export async function unmountTmpfs (dirs: readonly string[]): Promise<void> {
+  if (dirs.length === 0) return
+  await sh('for d; do umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null; rmdir "$d" 2>/dev/null; done; exit 0', dirs)
+}
+
+export class Workspace {
+  readonly root: string
+  readonly box: string
+  readonly tmp: string
+
+  constructor (root: string) {
+    this.root = root
+    this.box = join(root, 'box')
+    this.tmp = join(root, 'tmp')
+  }
+
+  /**
+   * Fresh `box/` and `tmp/` owned by `uid` (−1: keep the owner), with the
+   * job's files in `box/`.
+   */
+  async prepare (uid: number, files: readonly SourceFile[]): Promise<void> {
+    await this.clean()
+    const own = async (p: string): Promise<void> => { if (uid >= 0) await chown(p, uid, uid) }
+    await Promise.all([mkdir(this.box, { mode: 0o700 }), mkdir(this.tmp, { mode: 0o700 })])
+    await Promise.all([own(this.box), own(this.tmp)])
+    const dirs = new Set<string>()
+    for (const f of files) {
+      for (let d = dirname(f.name); d !== '.'; d = dirname(d)) dirs.add(d)
+    }
+    for (const d of [...dirs].sort((a, b) => a.length - b.length)) {
+      const p = join(this.box, d)
+      await mkdir(p, { mode: 0o755 })
+      await own(p)
+    }
+    await Promise.all(files.map(async (f) => {
+      const p = join(this.box, f.name)
+      await writeFile(p, f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content, { mode: 0o644 })
+      await own(p)
+    }))
+  }
+
+  /** Removes everything the job left. */
+  async clean (): Promise<void> {
+    await Promise.all([
+      rm(this.box, { recursive: true, force: true, maxRetries: 2 }),
+      rm(this.tmp, { recursive: true, force: true, maxRetries: 2 }),
+    ])
+  }
+}

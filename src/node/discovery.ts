@@ -1,0 +1,85 @@
+/**
+ * Finding peers: mDNS answers (libp2p does not dial discovered peers by
+ * itself), `--peer` bootstrap addresses redialled until connected, and the
+ * addresses peers gossip, so every node ends up connected to every other.
+ */
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerInfo } from '@libp2p/interface'
+import type { Host } from './host.ts'
+import type { Logger } from './log.ts'
+
+export interface DiscoveryInit {
+  host: Host
+  bootstrap: Multiaddr[]
+  log: Logger
+  redialMs?: number
+}
+
+export class Discovery {
+  private readonly init: DiscoveryInit
+  private timer: NodeJS.Timeout | undefined
+  private readonly dialing = new Set<string>()
+  /** Bootstrap address → the peer it turned out to be. */
+  private readonly bootPeers = new Map<string, string>()
+  private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
+    void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
+  }
+
+  constructor (init: DiscoveryInit) {
+    this.init = init
+  }
+
+  start (): void {
+    this.init.host.addEventListener('peer:discovery', this.onDiscovery)
+    this.timer = setInterval(() => { this.redial() }, this.init.redialMs ?? 2000)
+    this.redial()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+    this.init.host.removeEventListener('peer:discovery', this.onDiscovery)
+  }
+
+  /** A peer we heard of (gossip, election): connect if not connected yet. */
+  learn (id: string, addrs: string[]): void {
+    if (id === this.init.host.peerId.toString()) return
+    const parsed: Multiaddr[] = []
+    for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
+    void this.dialPeer(id, parsed)
+  }
+
+  private connected (id: string): boolean {
+    try { return this.init.host.getConnections(peerIdFromString(id)).length > 0 } catch { return false }
+  }
+
+  private async dialPeer (id: string, addrs: Multiaddr[]): Promise<void> {
+    if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.connected(id)) return
+    this.dialing.add(id)
+    try {
+      const peer = peerIdFromString(id)
+      if (addrs.length > 0) await this.init.host.peerStore.merge(peer, { multiaddrs: addrs })
+      await this.init.host.dial(peer, { signal: AbortSignal.timeout(3000) })
+      this.init.log.debug(`connected to ${id}`)
+    } catch (err) {
+      this.init.log.debug(`dial ${id} failed: ${String(err)}`)
+    } finally {
+      this.dialing.delete(id)
+    }
+  }
+
+  private redial (): void {
+    for (const addr of this.init.bootstrap) {
+      const key = addr.toString()
+      const known = this.bootPeers.get(key)
+      if (known !== undefined && this.connected(known)) continue
+      if (this.dialing.has(key)) continue
+      this.dialing.add(key)
+      this.init.host.dial(addr, { signal: AbortSignal.timeout(3000) })
+        .then((conn) => { this.bootPeers.set(key, conn.remotePeer.toString()) })
+        .catch((err: unknown) => { this.init.log.debug(`bootstrap ${key}: ${String(err)}`) })
+        .finally(() => { this.dialing.delete(key) })
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Drives the pure bully state machine (src/election) with libp2p and real
+ * timers: election messages travel on /meshrun/election (one small stream
+ * per message), peers come and go with membership, reports feed conflicts.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Stream } from '@libp2p/interface'
+import { z } from 'zod'
+import {
+  getMaster, getRole, getTerm, initElection, isMaster, step,
+  type ElectionAction, type ElectionConfig, type ElectionEvent, type ElectionMessage, type ElectionState, type Rank, type Role, type TimerName,
+} from '../election/index.ts'
+import type { Host } from './host.ts'
+import { Channel } from './wire.ts'
+import { PROTOCOL_ELECTION } from './protocols.ts'
+import type { Logger } from './log.ts'
+
+const wireSchema = z.object({
+  type: z.enum(['ELECTION', 'ANSWER', 'COORDINATOR']),
+  term: z.number().int().nonnegative(),
+  priority: z.number().int(),
+})
+type Wire = z.infer<typeof wireSchema>
+
+export interface ElectionChange {
+  role: Role
+  master: string | null
+  term: number
+  /** What happened, for logs and the event stream. */
+  kind: 'became-master' | 'became-follower' | 'stepped-down'
+}
+
+export interface ElectionDriverInit {
+  host: Host
+  self: Rank
+  config?: Partial<ElectionConfig>
+  /** Peers considered live (for broadcast). */
+  livePeers: () => Iterable<string>
+  onChange: (change: ElectionChange) => void
+  log: Logger
+}
+
+export class ElectionDriver {
+  private state: ElectionState
+  private readonly init: ElectionDriverInit
+  private readonly timers = new Map<TimerName, NodeJS.Timeout>()
+  private waiters: Array<() => void> = []
+  private stopped = false
+  /** Elections this node has seen complete (for metrics). */
+  elections = 0
+
+  constructor (init: ElectionDriverInit) {
+    this.init = init
+    this.state = initElection(init.self, init.config)
+  }
+
+  get role (): Role { return getRole(this.state) }
+  get master (): string | null { return getMaster(this.state) }
+  get term (): number { return getTerm(this.state) }
+  get isMaster (): boolean { return isMaster(this.state) }
+
+  async start (): Promise<void> {
+    await this.init.host.handle(PROTOCOL_ELECTION, (stream, conn) => { void this.receive(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 256 })
+    this.feed({ type: 'start' })
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const t of this.timers.values()) clearTimeout(t)
+    this.timers.clear()
+    for (const w of this.waiters) w()
+    this.waiters = []
+  }
+
+  /** Resolves at the next change of master, term or role. */
+  async changed (signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw signal.reason
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push(() => { signal.removeEventListener('abort', onAbort); resolve() })
+    })
+  }
+
+  peerUp (peer: string, priority: number): void { this.feed({ type: 'peerUp', peer, rank: { priority, id: peer } }) }
+  peerDown (peer: string): void { this.feed({ type: 'peerDown', peer }) }
+  report (from: string, priority: number, term: number, claimsMaster: boolean): void {
+    this.feed({ type: 'report', from, rank: { priority, id: from }, term, isMaster: claimsMaster })
+  }
+
+  private feed (event: ElectionEvent): void {
+    if (this.stopped) return
+    const { state, actions } = step(this.state, event)
+    this.state = state
+    for (const a of actions) this.execute(a)
+  }
+
+  private execute (a: ElectionAction): void {
+    switch (a.type) {
+      case 'send': this.send(a.to, a.msg); break
+      case 'broadcast':
+        for (const peer of this.init.livePeers()) this.send(peer, a.msg)
+        break
+      case 'setTimer': {
+        clearTimeout(this.timers.get(a.name))
+        const t = setTimeout(() => { this.timers.delete(a.name); this.feed({ type: 'timer', name: a.name }) }, a.ms)
+        this.timers.set(a.name, t)
+        break
+      }
+      case 'cancelTimer':
+        clearTimeout(this.timers.get(a.name))
+        this.timers.delete(a.name)
+        break
+      case 'becameMaster':
+        this.elections++
+        this.notify({ role: 'master', master: this.init.self.id, term: a.term, kind: 'became-master' })
+        break
+      case 'becameFollower':
+        this.notify({ role: 'follower', master: a.master, term: a.term, kind: 'became-follower' })
+        break
+      case 'steppedDown':
+        this.notify({ role: this.role, master: null, term: a.term, kind: 'stepped-down' })
+        break
+    }
+  }
+
+  private notify (change: ElectionChange): void {
+    this.init.onChange(change)
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
+  }
+
+  private send (to: string, msg: ElectionMessage): void {
+    const wire: Wire = { ...msg, priority: this.init.self.priority }
+    void (async () => {
+      const stream = await this.init.host.dialProtocol(peerIdFromString(to), PROTOCOL_ELECTION, { signal: AbortSignal.timeout(2000) })
+      const ch = new Channel<never, Wire>(stream, z.never())
+      await ch.write(wire)
+      await ch.close()
+    })().catch((err: unknown) => { this.init.log.debug(`election message to ${to} lost: ${String(err)}`) })
+  }
+
+  private async receive (stream: Stream, from: string): Promise<void> {
+    const ch = new Channel<Wire, never>(stream, wireSchema, 1024)
+    try {
+      const wire = await ch.read(AbortSignal.timeout(5000))
+      await ch.close()
+      if (wire === null) return
+      // A message proves the sender alive; its rank travels with it.
+      this.feed({ type: 'peerUp', peer: from, rank: { priority: wire.priority, id: from } })
+      this.feed({ type: 'message', from, msg: { type: wire.type, term: wire.term } })
+    } catch (err) {
+      ch.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The libp2p host: TCP, Noise, Yamux, identify and ping; gossipsub and mDNS
+ * for cluster nodes; a fast connection monitor so a silent peer (SIGSTOP, a
+ * pulled cable) is dropped within about 2 s.
+ */
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { mdns } from '@libp2p/mdns'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
+
+export interface HostInit {
+  privateKey?: PrivateKey
+  listen: string[]
+  /** Cluster nodes gossip load; clients don't. */
+  gossip?: boolean
+  /** mDNS service tag; no mDNS when undefined. */
+  mdnsTag?: string
+}
+
+export type Host = Libp2p<{ pubsub?: GossipSub }>
+
+export async function createHost (init: HostInit): Promise<Host> {
+  const services: Record<string, any> = { identify: identify(), ping: ping() }
+  if (init.gossip === true) {
+    services.pubsub = gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      heartbeatInterval: 500,
+      maxInboundDataLength: 64 * 1024,
+    })
+  }
+  return await createLibp2p({
+    ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    // yamux kills a connection on which more than 10 streams open before the
+    // first is acknowledged: a client submitting many jobs at once does that.
+    streamMuxers: [yamux({ maxEarlyStreams: 1000, maxInboundStreams: 10_000, maxOutboundStreams: 10_000 })],
+    peerDiscovery: init.mdnsTag === undefined ? [] : [mdns({ serviceTag: init.mdnsTag, interval: 2000 })],
+    connectionManager: {
+      addressDialTimeout: 3000,
+      // libp2p's default lets one host open 5 connections a second: a lab or
+      // CI runner behind one address submits far more than that.
+      inboundConnectionThreshold: 500,
+      maxIncomingPendingConnections: 128,
+      maxConnections: 1000,
+    },
+    connectionMonitor: init.gossip === true
+      ? { pingInterval: 500, pingTimeout: { minTimeout: 1000, maxTimeout: 1000 } }
+      : { enabled: false },
+    services,
+  }) as Host
+}

@@ -1,0 +1,303 @@
+/**
+ * A meshrun node: the libp2p host plus the entry, master and worker roles,
+ * load gossip, discovery and the election. Every node runs the same code; a
+ * node that is alone is all three roles.
+ */
+import { join } from 'node:path'
+import { homedir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { createExecutor } from '../exec/index.ts'
+import type { Executor } from '../exec/types.ts'
+import { createHost, type Host } from './host.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { Entry } from './entry.ts'
+import { Scheduler, type NodeView } from './scheduler.ts'
+import { Worker } from './worker.ts'
+import { LocalDispatch, LocalPlacement } from './local-links.ts'
+import { ClusterDispatch, RemoteDispatch } from './remote-links.ts'
+import { ClusterPlacement } from './placement.ts'
+import { LoadMonitor } from './load.ts'
+import { LoadGossip } from './gossip.ts'
+import { Membership } from './membership.ts'
+import { Discovery } from './discovery.ts'
+import { ElectionDriver, type ElectionChange } from './election.ts'
+import { Services } from './services.ts'
+import { ClientService } from './client-service.ts'
+import type { LoadReport, NodeStatus, Status } from './schemas.ts'
+import { PROTOCOL_DISPATCH, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSION } from './protocols.ts'
+import type { Logger } from './log.ts'
+
+export interface NodeInit {
+  /** TCP port on 127.0.0.1 (ignored when `listen` is given). 0 picks a free port. */
+  port?: number
+  listen?: string[]
+  dataDir?: string
+  maxJobs?: number
+  maxCpu?: number
+  maxMem?: number
+  langs?: string[]
+  /** Election priority: the highest wins, then the highest peer id. */
+  priority?: number
+  /** Cluster name: nodes of other clusters are ignored (mDNS tag and gossip topic). */
+  cluster?: string
+  /** Bootstrap peers (multiaddrs), for networks without multicast. */
+  peers?: Multiaddr[]
+  /** mDNS discovery (default on). */
+  mdns?: boolean
+  reportIntervalMs?: number
+  allowUnsandboxed?: boolean
+  log: Logger
+}
+
+export const DEFAULT_PORT = 7700
+
+export class MeshNode {
+  readonly host: Host
+  readonly executor: Executor
+  readonly entry: Entry
+  readonly scheduler: Scheduler
+  readonly worker: Worker
+  readonly load: LoadMonitor
+  readonly membership: Membership
+  readonly gossip: LoadGossip
+  readonly discovery: Discovery
+  readonly election: ElectionDriver
+  readonly services: Services
+  readonly clients: ClientService
+  readonly init: NodeInit
+  readonly cluster: string
+  private readonly startedAt = Date.now()
+  private readonly maxCpu: number
+  private readonly maxMem: number
+  private readonly priority: number
+  private sweeper: NodeJS.Timeout | undefined
+  private readonly log: Logger
+
+  private constructor (init: NodeInit, host: Host, executor: Executor) {
+    this.init = init
+    this.log = init.log
+    this.host = host
+    this.executor = executor
+    this.cluster = init.cluster ?? 'default'
+    this.maxCpu = init.maxCpu ?? 100
+    this.maxMem = init.maxMem ?? 95
+    this.priority = init.priority ?? 0
+    const self = host.peerId.toString()
+    const reportMs = init.reportIntervalMs ?? 500
+
+    this.load = new LoadMonitor(1000)
+    this.worker = new Worker(executor, init.maxJobs ?? 2)
+    this.scheduler = new Scheduler(() => this.views())
+    this.membership = new Membership(reportMs * 5)
+    this.election = new ElectionDriver({
+      host,
+      self: { priority: this.priority, id: self },
+      livePeers: () => this.membership.up.map((m) => m.id),
+      onChange: (c) => { this.onElection(c) },
+      log: this.log,
+    })
+    this.services = new Services({
+      self,
+      scheduler: this.scheduler,
+      worker: this.worker,
+      isMaster: () => this.election.isMaster,
+      master: () => this.election.master,
+      term: () => this.election.term,
+      log: this.log,
+    })
+    const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term), host, {
+      master: () => this.election.master,
+      changed: async (signal) => { await this.election.changed(signal) },
+    })
+    const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(host))
+    this.entry = new Entry({ self, placement: () => placement, dispatch: () => dispatch })
+    this.clients = new ClientService({ self, entry: this.entry, status: () => this.status(), log: this.log })
+    this.gossip = new LoadGossip({
+      pubsub: host.services.pubsub!,
+      cluster: this.cluster,
+      intervalMs: reportMs,
+      makeReport: () => this.report(),
+      onReport: (r) => { this.membership.onReport(r, Date.now()) },
+      log: this.log,
+    })
+    this.discovery = new Discovery({ host, bootstrap: init.peers ?? [], log: this.log })
+
+    this.membership.on('up', (m) => {
+      this.log.info(`peer up ${m.id}`)
+      this.election.peerUp(m.id, m.report.priority)
+      this.scheduler.pump()
+    })
+    this.membership.on('down', (m) => {
+      this.log.info(`peer down ${m.id}`)
+      this.election.peerDown(m.id)
+      if (this.election.isMaster) this.scheduler.workerDown(m.id)
+    })
+    this.membership.on('report', (m) => {
+      this.election.report(m.id, m.report.priority, m.report.term, m.report.isMaster)
+      this.discovery.learn(m.id, m.report.addrs)
+      if (this.election.isMaster) this.scheduler.pump()
+    })
+  }
+
+  static async create (init: NodeInit): Promise<MeshNode> {
+    const port = init.port ?? DEFAULT_PORT
+    const dataDir = init.dataDir ?? join(homedir(), '.meshrun', `node-${port}`)
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const executor = await createExecutor({
+      dataDir,
+      slots: init.maxJobs ?? 2,
+      ...(init.langs === undefined ? {} : { langs: init.langs }),
+      allowUnsandboxed: init.allowUnsandboxed ?? false,
+    })
+    try {
+      const privateKey = await loadOrCreateIdentity(dataDir)
+      const listen = init.listen ?? [`/ip4/127.0.0.1/tcp/${port}`]
+      const cluster = init.cluster ?? 'default'
+      const host = await createHost({
+        privateKey,
+        listen,
+        gossip: true,
+        ...(init.mdns === false ? {} : { mdnsTag: `meshrun-${cluster}` }),
+      })
+      return new MeshNode({ ...init, dataDir }, host, executor)
+    } catch (err) {
+      await executor.stop()
+      throw err
+    }
+  }
+
+  get id (): string { return this.host.peerId.toString() }
+  get addrs (): string[] { return this.host.getMultiaddrs().map((a) => a.toString()) }
+
+  async start (): Promise<void> {
+    await this.load.start()
+    const h = this.host
+    await h.handle(PROTOCOL_JOB, (stream) => { void this.clients.onJob(stream) }, { maxInboundStreams: 1024 })
+    await h.handle(PROTOCOL_STATUS, (stream) => { void this.clients.onStatus(stream) }, { maxInboundStreams: 64 })
+    await h.handle(PROTOCOL_PLACE, (stream, conn) => { void this.services.onPlace(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 4096 })
+    await h.handle(PROTOCOL_DISPATCH, (stream) => { void this.services.onDispatch(stream) }, { maxInboundStreams: 1024 })
+    h.addEventListener('peer:disconnect', (evt) => {
+      const id = evt.detail.toString()
+      this.membership.onDisconnect(id)
+      this.election.peerDown(id)
+    })
+    await h.start()
+    await this.election.start()
+    this.gossip.start()
+    this.discovery.start()
+    const reportMs = this.init.reportIntervalMs ?? 500
+    this.sweeper = setInterval(() => { this.membership.sweep(Date.now()) }, Math.max(50, reportMs / 2))
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.sweeper)
+    this.entry.stop()
+    this.discovery.stop()
+    this.gossip.stop()
+    this.election.stop()
+    this.load.stop()
+    await this.host.stop()
+    await this.executor.stop()
+  }
+
+  private onElection (c: ElectionChange): void {
+    if (c.kind === 'became-master') {
+      this.log.info(`became master (term ${c.term})`)
+      this.scheduler.pump()
+    } else {
+      if (c.kind === 'became-follower') this.log.info(`following master ${c.master} (term ${c.term})`)
+      else this.log.info(`stepped down (term ${c.term})`)
+      this.scheduler.reset()
+      this.services.steppedDown()
+    }
+    this.gossip.publish()
+  }
+
+  private report (): Omit<LoadReport, 'seq' | 'v' | 'cluster'> {
+    return {
+      id: this.id,
+      priority: this.priority,
+      term: this.election.term,
+      isMaster: this.election.isMaster,
+      master: this.election.master,
+      cpu: this.load.cpu,
+      mem: this.load.mem,
+      running: this.worker.running,
+      maxJobs: this.worker.maxJobs,
+      maxCpu: this.maxCpu,
+      maxMem: this.maxMem,
+      accepting: true,
+      queue: this.election.isMaster ? this.scheduler.queueLength : 0,
+      languages: this.executor.languages.map((l) => l.name),
+      jobs: this.worker.jobs.map((j) => j.id),
+      addrs: this.addrs,
+      version: VERSION,
+    }
+  }
+
+  private * views (): Iterable<NodeView> {
+    yield {
+      id: this.id,
+      up: true,
+      languages: this.executor.languages.map((l) => l.name),
+      maxJobs: this.worker.maxJobs,
+      running: this.worker.running,
+      cpu: this.load.cpu,
+      mem: this.load.mem,
+      maxCpu: this.maxCpu,
+      maxMem: this.maxMem,
+      accepting: true,
+    }
+    for (const m of this.membership.up) {
+      const r = m.report
+      yield { id: m.id, up: true, languages: r.languages, maxJobs: r.maxJobs, running: r.running, cpu: r.cpu, mem: r.mem, maxCpu: r.maxCpu, maxMem: r.maxMem, accepting: r.accepting }
+    }
+  }
+
+  status (): Status {
+    const local = this.localStatus()
+    const now = Date.now()
+    const master = this.election.master
+    const nodes: Status['nodes'] = [{
+      id: this.id, role: master === this.id ? 'master' : 'worker', up: true, addrs: local.addrs, cpu: local.cpu, mem: local.mem,
+      running: local.running, maxJobs: local.maxJobs, languages: local.languages.map((l) => l.name), lastSeenMs: 0,
+    }]
+    for (const m of this.membership.members.values()) {
+      const r = m.report
+      nodes.push({
+        id: m.id, role: master === m.id ? 'master' : 'worker', up: m.up, addrs: r.addrs, cpu: r.cpu, mem: r.mem,
+        running: r.running, maxJobs: r.maxJobs, languages: r.languages, lastSeenMs: now - m.lastSeen,
+      })
+    }
+    nodes.sort((a, b) => a.id.localeCompare(b.id))
+    return { self: this.id, cluster: this.cluster, master, term: this.election.term, nodes, local }
+  }
+
+  localStatus (): NodeStatus {
+    const now = Date.now()
+    const queued = this.entry.unfinished.filter((j) => j.state === 'queued')
+    return {
+      id: this.id,
+      version: VERSION,
+      addrs: this.addrs,
+      languages: this.executor.languages,
+      maxJobs: this.worker.maxJobs,
+      running: this.worker.running,
+      queued: queued.length,
+      cpu: this.load.cpu,
+      mem: this.load.mem,
+      jobs: [
+        ...this.worker.jobs.map((j) => ({ id: j.id, language: j.language, stage: j.stage, elapsedMs: now - j.startedAt })),
+        ...queued.map((j) => ({ id: j.spec.id, language: j.language, stage: 'queued' as const, elapsedMs: now - j.acceptedAt })),
+      ],
+      sandbox: this.executor.sandbox,
+      uptimeMs: now - this.startedAt,
+    }
+  }
+}
+
+/** `--peer` values: HOST:PORT or multiaddrs. */
+export function parsePeers (values: string[], parse: (s: string) => Multiaddr): Multiaddr[] {
+  return values.map((v) => (v.startsWith('/') ? multiaddr(v) : parse(v)))
+}

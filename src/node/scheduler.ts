@@ -1,0 +1,154 @@
+/**
+ * The master's job queue and placement. Pure logic: it is told about the
+ * nodes it may place on (their gossiped load and launch-time limits) and
+ * about jobs to place; it answers with grants. No sockets, no timers.
+ *
+ * Placement: capability first (the node has the language), then admission by
+ * the node's own limits (--max-jobs, --max-cpu, --max-mem, counting the
+ * grants this master has made and that are not finished yet), then the best
+ * load score. Jobs nobody can take now wait in FIFO order.
+ */
+
+export interface NodeView {
+  id: string
+  up: boolean
+  /** Languages the node can run (canonical names). */
+  languages: readonly string[]
+  maxJobs: number
+  /** Jobs the node reports running (its own count, from gossip). */
+  running: number
+  /** CPU and memory use in percent, and the node's admission caps. */
+  cpu: number
+  mem: number
+  maxCpu: number
+  maxMem: number
+  /** False while a node drains (takes no new jobs). */
+  accepting: boolean
+}
+
+export interface PlaceRequest {
+  id: string
+  language: string
+  entry: string
+  onPosition: (position: number) => void
+  onGrant: (worker: string) => void
+  onReject: (message: string) => void
+  /** This node stopped being master before granting: ask the new master. */
+  onLost: () => void
+}
+
+interface Queued { req: PlaceRequest, lastPosition: number }
+
+export class Scheduler {
+  private readonly queue: Queued[] = []
+  /** job id → worker id, for grants not yet released. */
+  private readonly granted = new Map<string, string>()
+  private readonly views: () => Iterable<NodeView>
+
+  constructor (views: () => Iterable<NodeView>) {
+    this.views = views
+  }
+
+  get queueLength (): number { return this.queue.length }
+  get grants (): ReadonlyMap<string, string> { return this.granted }
+
+  /** Grants outstanding on a worker. */
+  load (worker: string): number {
+    let n = 0
+    for (const w of this.granted.values()) if (w === worker) n++
+    return n
+  }
+
+  /**
+   * Queue a job for placement. A job that no live node can run at all is
+   * rejected at once. `front` puts it ahead of the queue (a re-placed orphan).
+   */
+  enqueue (req: PlaceRequest, front = false): void {
+    if (this.granted.has(req.id) || this.queue.some((q) => q.req.id === req.id)) {
+      req.onReject(`job ${req.id} is already being placed`)
+      return
+    }
+    const capable = [...this.views()].filter((v) => v.up && v.languages.includes(req.language))
+    if (capable.length === 0) {
+      req.onReject(`no live node can run ${req.language}`)
+      return
+    }
+    const item = { req, lastPosition: -1 }
+    if (front) this.queue.unshift(item)
+    else this.queue.push(item)
+    this.pump()
+  }
+
+  /** Forget a queued job (its entry went away). */
+  cancel (id: string): void {
+    const i = this.queue.findIndex((q) => q.req.id === id)
+    if (i >= 0) this.queue.splice(i, 1)
+    this.pump()
+  }
+
+  /** A granted job finished (or its attempt failed): free its slot. */
+  release (id: string): void {
+    if (this.granted.delete(id)) this.pump()
+  }
+
+  /** A worker is gone: free its grants and return the affected job ids. */
+  workerDown (worker: string): string[] {
+    const lost: string[] = []
+    for (const [job, w] of this.granted) {
+      if (w === worker) { this.granted.delete(job); lost.push(job) }
+    }
+    this.pump()
+    return lost
+  }
+
+  /** This node is no longer master: hand every queued job back, forget grants. */
+  reset (): void {
+    const queued = this.queue.splice(0)
+    this.granted.clear()
+    for (const q of queued) q.req.onLost()
+  }
+
+  /** Try to place queued jobs; call whenever load or membership changes. */
+  pump (): void {
+    const views = [...this.views()].filter((v) => v.up)
+    const taken = new Map<string, number>()
+    for (const w of this.granted.values()) taken.set(w, (taken.get(w) ?? 0) + 1)
+
+    for (let i = 0; i < this.queue.length;) {
+      const item = this.queue[i]!
+      const capable = views.filter((v) => v.languages.includes(item.req.language))
+      const best = pickBest(capable, taken)
+      if (best === undefined) {
+        i++
+        continue
+      }
+      this.queue.splice(i, 1)
+      this.granted.set(item.req.id, best.id)
+      taken.set(best.id, (taken.get(best.id) ?? 0) + 1)
+      item.req.onGrant(best.id)
+    }
+    this.queue.forEach((item, i) => {
+      if (item.lastPosition !== i + 1) {
+        item.lastPosition = i + 1
+        item.req.onPosition(i + 1)
+      }
+    })
+  }
+}
+
+/** Admission, then the least loaded node (fewest busy slots, then CPU). */
+function pickBest (capable: NodeView[], taken: Map<string, number>): NodeView | undefined {
+  let best: NodeView | undefined
+  let bestScore = Infinity
+  for (const v of capable) {
+    if (!v.accepting) continue
+    const busy = taken.get(v.id) ?? 0
+    if (busy >= v.maxJobs) continue
+    // A node over its CPU or memory cap takes no new job unless it runs none
+    // of ours: load from outside meshrun must not lock a node out for good.
+    if (busy > 0 && (v.cpu >= v.maxCpu || v.mem >= v.maxMem)) continue
+    const score = busy / v.maxJobs + v.cpu / 1000
+    if (score < bestScore) { best = v; bestScore = score }
+  }
+  return best
+}

@@ -1,0 +1,203 @@
+/**
+ * Schemas for every message that crosses the network. Each message is one
+ * length-prefixed JSON frame, parsed with these schemas before use.
+ */
+import { z } from 'zod'
+import { JOB_STATUSES } from '../exec/types.ts'
+
+/** Largest frame a node accepts (a job's sources travel in one frame). */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024
+
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'ids use letters, digits and . _ : -')
+const peerId = z.string().min(1).max(128)
+const count = z.number().int().nonnegative()
+
+export const sourceFileSchema = z.object({
+  name: z.string().min(1).max(255),
+  content: z.string(),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+})
+
+export const jobLimitsSchema = z.object({
+  timeMs: z.number().int().positive().max(24 * 3600_000).optional(),
+  memoryMb: z.number().int().positive().max(1024 * 1024).optional(),
+  outputBytes: z.number().int().positive().optional(),
+  processes: z.number().int().positive().max(100_000).optional(),
+})
+
+export const jobSpecSchema = z.object({
+  id,
+  language: z.string().min(1).max(64),
+  files: z.array(sourceFileSchema).min(1).max(256),
+  stdin: z.string(),
+  args: z.array(z.string().max(4096)).max(256),
+  limits: jobLimitsSchema.optional(),
+})
+
+const limitKind = z.enum(['cpu', 'wall', 'memory', 'output', 'processes', 'disk'])
+export const stageResultSchema = z.object({
+  stdout: z.string(),
+  stderr: z.string(),
+  code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  wallMs: z.number(),
+  cpuMs: z.number().nullable(),
+  memoryKb: z.number().nullable(),
+  limit: limitKind.nullable(),
+  truncated: z.boolean(),
+  cached: z.boolean().optional(),
+})
+
+export const execResultSchema = z.object({
+  status: z.enum(JOB_STATUSES),
+  message: z.string().optional(),
+  compile: stageResultSchema.nullable(),
+  run: stageResultSchema.nullable(),
+})
+
+export const jobResultSchema = execResultSchema.extend({
+  id,
+  language: z.string(),
+  /** Peer id of the node that ran the job (or that rejected it). */
+  node: peerId,
+  /** Peer id of the node the client submitted to. */
+  entry: peerId,
+  queuedMs: z.number(),
+  totalMs: z.number(),
+  attempts: count,
+})
+export type JobResult = z.infer<typeof jobResultSchema>
+
+const stage = z.enum(['compile', 'run'])
+const stream = z.enum(['stdout', 'stderr'])
+
+/** Client → entry on /meshrun/job. */
+export const clientRequestSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('submit'), job: jobSpecSchema }),
+  z.object({ t: z.literal('attach'), id }),
+])
+export type ClientRequest = z.infer<typeof clientRequestSchema>
+
+/** Entry → client on /meshrun/job: progress events, then exactly one result. */
+export const jobEventSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('accepted'), id, entry: peerId, attached: z.boolean() }),
+  z.object({ t: z.literal('queued'), position: count }),
+  z.object({ t: z.literal('started'), stage, node: peerId }),
+  z.object({ t: z.literal('output'), stage, stream, data: z.string() }),
+  z.object({ t: z.literal('result'), result: jobResultSchema }),
+  z.object({ t: z.literal('error'), message: z.string() }),
+])
+export type JobEvent = z.infer<typeof jobEventSchema>
+
+export const statusRequestSchema = z.object({ t: z.literal('status') })
+
+export const languageInfoSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  aliases: z.array(z.string()),
+  extensions: z.array(z.string()),
+  compiled: z.boolean(),
+})
+
+export const runningJobSchema = z.object({
+  id,
+  language: z.string(),
+  stage: z.enum(['queued', 'compile', 'run']),
+  elapsedMs: z.number(),
+})
+
+export const nodeStatusSchema = z.object({
+  id: peerId,
+  version: z.string(),
+  addrs: z.array(z.string()),
+  languages: z.array(languageInfoSchema),
+  maxJobs: count,
+  running: count,
+  queued: count,
+  cpu: z.number(),
+  mem: z.number(),
+  jobs: z.array(runningJobSchema),
+  sandbox: z.object({ kind: z.enum(['bubblewrap', 'none']), enforced: z.array(z.string()), warnings: z.array(z.string()) }),
+  uptimeMs: z.number(),
+})
+export type NodeStatus = z.infer<typeof nodeStatusSchema>
+
+/** One node as another node sees it (from gossip, or itself). */
+export const clusterNodeSchema = z.object({
+  id: peerId,
+  role: z.enum(['master', 'worker']),
+  up: z.boolean(),
+  addrs: z.array(z.string()),
+  cpu: z.number(),
+  mem: z.number(),
+  running: count,
+  maxJobs: count,
+  languages: z.array(z.string()),
+  lastSeenMs: z.number(),
+})
+export type ClusterNode = z.infer<typeof clusterNodeSchema>
+
+/** What `meshrun status` shows: the cluster as this node sees it, and this node in detail. */
+export const statusSchema = z.object({
+  self: peerId,
+  cluster: z.string(),
+  master: peerId.nullable(),
+  term: count,
+  nodes: z.array(clusterNodeSchema),
+  local: nodeStatusSchema,
+})
+export type Status = z.infer<typeof statusSchema>
+
+/** A node's load report, published on the cluster's gossip topic several times a second. */
+export const loadReportSchema = z.object({
+  v: z.literal(1),
+  cluster: z.string().max(64),
+  id: peerId,
+  seq: count,
+  priority: z.number().int(),
+  term: count,
+  isMaster: z.boolean(),
+  master: peerId.nullable(),
+  cpu: z.number().min(0).max(100),
+  mem: z.number().min(0).max(100),
+  running: count,
+  maxJobs: count,
+  maxCpu: z.number(),
+  maxMem: z.number(),
+  accepting: z.boolean(),
+  queue: count,
+  languages: z.array(z.string().max(32)).max(32),
+  jobs: z.array(id).max(1024),
+  addrs: z.array(z.string().max(256)).max(16),
+  version: z.string().max(32),
+})
+export type LoadReport = z.infer<typeof loadReportSchema>
+
+/** Entry → master on /meshrun/place: ask for a worker, later say the job is done. */
+export const placeRequestSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('place'), id, language: z.string().min(1).max(64) }),
+  z.object({ t: z.literal('done') }),
+])
+export type PlaceRequest = z.infer<typeof placeRequestSchema>
+
+/** Master → entry on /meshrun/place. */
+export const placeEventSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('queued'), position: count }),
+  z.object({ t: z.literal('grant'), worker: peerId, term: count }),
+  z.object({ t: z.literal('reject'), message: z.string() }),
+  z.object({ t: z.literal('not-master'), master: peerId.nullable(), term: count }),
+])
+export type PlaceEvent = z.infer<typeof placeEventSchema>
+
+/** Entry → worker on /meshrun/dispatch: run this job, granted in this term. */
+export const dispatchRequestSchema = z.object({ t: z.literal('dispatch'), job: jobSpecSchema, term: count })
+export type DispatchRequest = z.infer<typeof dispatchRequestSchema>
+
+/** Worker → entry on /meshrun/dispatch: progress, then a result or a refusal. */
+export const dispatchEventSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('started'), stage }),
+  z.object({ t: z.literal('output'), stage, stream, data: z.string() }),
+  z.object({ t: z.literal('result'), result: execResultSchema }),
+  z.object({ t: z.literal('refused'), reason: z.enum(['busy', 'stale-term', 'draining']), message: z.string() }),
+])
+export type DispatchEvent = z.infer<typeof dispatchEventSchema>

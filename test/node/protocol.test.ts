@@ -1,0 +1,127 @@
+/**
+ * Bad input on the job protocol: malformed and oversized frames, unknown
+ * languages, bad file names, a client that goes away mid-job. Each gets a
+ * clear error or a clean-up, and the node keeps serving.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { lpStream } from '@libp2p/utils'
+import { MeshClient } from '../../src/client/client.ts'
+import { parseNodeAddr } from '../../src/client/addr.ts'
+import { createHost, type Host } from '../../src/node/host.ts'
+import { PROTOCOL_JOB } from '../../src/node/protocols.ts'
+import type { JobSpec } from '../../src/exec/types.ts'
+import { startNode, stopAll, type NodeProc } from '../helpers/procs.ts'
+
+let node: NodeProc
+let raw: Host
+let client: MeshClient
+
+beforeAll(async () => {
+  node = await startNode(['--max-jobs', '2'])
+  raw = await createHost({ listen: [] })
+  await raw.start()
+  client = await MeshClient.connect({ node: node.hostPort })
+})
+
+afterAll(async () => {
+  await raw?.stop()
+  await client?.close()
+  await stopAll()
+})
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+/** Send raw frames and collect the node's answer frames until it closes. */
+async function exchange (frames: Uint8Array[], opts: { maxDataLength?: number } = {}): Promise<{ answers: unknown[], reset: boolean }> {
+  const stream = await raw.dialProtocol(parseNodeAddr(node.hostPort), PROTOCOL_JOB)
+  const lp = lpStream(stream, { maxDataLength: opts.maxDataLength ?? 16 * 1024 * 1024 })
+  const answers: unknown[] = []
+  let reset = false
+  try {
+    for (const f of frames) await lp.write(f)
+    for (;;) answers.push(JSON.parse(dec.decode((await lp.read()).subarray())))
+  } catch (err: any) {
+    if (err?.name !== 'UnexpectedEOFError') reset = true
+  }
+  try { await stream.close() } catch {}
+  return { answers, reset }
+}
+
+async function stillServes (): Promise<void> {
+  const r = await client.run({ id: randomUUID(), language: 'python', files: [{ name: 'ok.py', content: 'print("still here")' }], stdin: '', args: [] })
+  expect(r.run?.stdout).toBe('still here\n')
+}
+
+test('a frame that is not JSON gets an error message', async () => {
+  const { answers } = await exchange([enc.encode('this is not json {')])
+  expect(answers).toEqual([{ t: 'error', message: expect.stringMatching(/not valid UTF-8 JSON/) }])
+  await stillServes()
+})
+
+test('a message of the wrong shape gets an error naming the field', async () => {
+  const { answers } = await exchange([enc.encode(JSON.stringify({ t: 'submit', job: { id: 'x', language: 'c', files: 'nope', stdin: '', args: [] } }))])
+  expect(answers).toEqual([{ t: 'error', message: expect.stringMatching(/job\.files/) }])
+  const unknownType = await exchange([enc.encode(JSON.stringify({ t: 'launch-missiles' }))])
+  expect(unknownType.answers).toEqual([{ t: 'error', message: expect.stringMatching(/invalid message/) }])
+  const bytes = await exchange([new Uint8Array([0xff, 0xfe, 0x00, 0x01])])
+  expect(bytes.answers).toEqual([{ t: 'error', message: expect.any(String) }])
+  await stillServes()
+})
+
+test('an oversized job is refused without the node buffering it', async () => {
+  const huge = JSON.stringify({ t: 'submit', job: { id: 'big', language: 'python', files: [{ name: 'a.py', content: 'x'.repeat(9 * 1024 * 1024) }], stdin: '', args: [] } })
+  const { answers, reset } = await exchange([enc.encode(huge)])
+  // Either an error frame or a reset stream is a clear refusal; a result is not.
+  expect(answers.some((a: any) => a.t === 'result')).toBe(false)
+  expect(reset || answers.some((a: any) => a.t === 'error')).toBe(true)
+  await stillServes()
+})
+
+test('sources over the node\'s size limit are rejected with a message', async () => {
+  const r = await client.run({ id: randomUUID(), language: 'python', files: [{ name: 'a.py', content: '#'.repeat(3 * 1024 * 1024) }], stdin: '', args: [] })
+  expect(r.status).toBe('rejected')
+  expect(r.message).toMatch(/size|large/i)
+})
+
+test('unknown languages and bad file names are rejected', async () => {
+  const base: JobSpec = { id: '', language: 'python', files: [{ name: 'a.py', content: 'print(1)' }], stdin: '', args: [] }
+  const unknown = await client.run({ ...base, id: randomUUID(), language: 'brainfuck' })
+  expect(unknown.status).toBe('rejected')
+  expect(unknown.message).toMatch(/unknown language/)
+  const escape = await client.run({ ...base, id: randomUUID(), files: [{ name: '../../etc/evil.py', content: 'print(1)' }] })
+  expect(escape.status).toBe('rejected')
+  const absolute = await client.run({ ...base, id: randomUUID(), files: [{ name: '/etc/passwd', content: 'x' }] })
+  expect(absolute.status).toBe('rejected')
+})
+
+test('a stream that opens and says nothing is closed, and others are served meanwhile', async () => {
+  const stream = await raw.dialProtocol(parseNodeAddr(node.hostPort), PROTOCOL_JOB)
+  await stillServes()
+  try { await stream.close() } catch {}
+})
+
+test('a client that disconnects mid-job: the node keeps serving and the job can be picked up by id', async () => {
+  const id = `gone-${randomUUID()}`
+  const spec: JobSpec = { id, language: 'python', files: [{ name: 'a.py', content: 'import time\ntime.sleep(0.8)\nprint("finished anyway")\n' }], stdin: '', args: [] }
+  const leaving = await MeshClient.connect({ node: node.hostPort })
+  const controller = new AbortController()
+  const pending = leaving.run(spec, { signal: controller.signal, onEvent: (e) => { if (e.t === 'started') controller.abort() } })
+  await expect(pending).rejects.toThrow()
+  await leaving.close()
+  await stillServes()
+  const picked = await client.attach(id)
+  expect(picked.status).toBe('ok')
+  expect(picked.run?.stdout).toBe('finished anyway\n')
+  // Re-submitting the same id attaches too: one result, not a second run.
+  const again = await client.run(spec)
+  expect(again.run?.stdout).toBe('finished anyway\n')
+  expect(again.totalMs).toBe(picked.totalMs)
+})
+
+test('an id reused for a different job is refused', async () => {
+  const id = `dup-${randomUUID()}`
+  await client.run({ id, language: 'calc', files: [{ name: 'a.calc', content: '1+1' }], stdin: '', args: [] })
+  await expect(client.run({ id, language: 'calc', files: [{ name: 'a.calc', content: '2+2' }], stdin: '', args: [] })).rejects.toThrow(/already used/)
+})
