@@ -3,6 +3,8 @@ import { MeshNode, DEFAULT_PORT, parsePeers } from '../node/node.ts'
 import { parseNodeAddr } from './addr.ts'
 import { createLogger } from '../node/log.ts'
 import { UsageError } from './errors.ts'
+import { startGateway, type Gateway } from '../node/http/index.ts'
+import { isLoopback } from '../node/http/auth.ts'
 
 export interface NodeFlags {
   port?: string
@@ -17,11 +19,16 @@ export interface NodeFlags {
   peer?: string[]
   mdns?: boolean
   unsandboxed?: boolean
+  http?: string
+  httpHost?: string
+  httpToken?: string
+  httpBodyLimit?: string
 }
 
 export async function nodeCommand (flags: NodeFlags): Promise<number> {
   const log = createLogger('meshrun')
   const port = flags.port === undefined ? DEFAULT_PORT : int(flags.port, '--port', 0, 65535)
+  const http = httpOptions(flags)
   const node = await MeshNode.create({
     port,
     ...(flags.listen !== undefined && flags.listen.length > 0 ? { listen: flags.listen } : {}),
@@ -38,12 +45,22 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     log,
   })
   await node.start()
+  let gateway: Gateway | undefined
+  if (http !== undefined) {
+    try {
+      gateway = await startGateway(node, { ...http, log })
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
+  }
   const status = node.localStatus()
   // Machine-readable lines on stdout: scripts and tests wait for "ready".
   process.stdout.write(`peer ${node.id}\n`)
   for (const a of node.addrs) process.stdout.write(`listening ${a}\n`)
   process.stdout.write(`languages ${status.languages.map((l) => `${l.name}(${l.version})`).join(' ')}\n`)
   process.stdout.write(`sandbox ${status.sandbox.kind}: ${status.sandbox.enforced.join(', ')}\n`)
+  if (gateway !== undefined) process.stdout.write(`http ${gateway.url}\n`)
   process.stdout.write('ready\n')
   for (const w of status.sandbox.warnings) log.warn(w)
   log.info(`node ${node.id} ready, max ${status.maxJobs} jobs at once`)
@@ -54,8 +71,36 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     process.once('SIGTERM', stop)
   })
   log.info('stopping')
+  await gateway?.stop()
   await node.stop()
   return 0
+}
+
+/** The gateway's options from --http*, checked before the node starts. */
+function httpOptions (flags: NodeFlags): { port: number, host: string, token?: string, bodyLimit?: number } | undefined {
+  const others = flags.httpHost ?? flags.httpToken ?? flags.httpBodyLimit
+  if (flags.http === undefined) {
+    if (others !== undefined) throw new UsageError('--http-host, --http-token and --http-body-limit need --http PORT')
+    return undefined
+  }
+  const host = flags.httpHost ?? '127.0.0.1'
+  const token = flags.httpToken ?? process.env.MESHRUN_HTTP_TOKEN
+  if (token !== undefined && token.length < 8) throw new UsageError('--http-token must be at least 8 characters')
+  if (token === undefined && !isLoopback(host)) throw new UsageError(`--http-host ${host} is not a loopback address: it needs --http-token (or MESHRUN_HTTP_TOKEN)`)
+  return {
+    port: int(flags.http, '--http', 0, 65535),
+    host,
+    ...(token === undefined ? {} : { token }),
+    ...(flags.httpBodyLimit === undefined ? {} : { bodyLimit: size(flags.httpBodyLimit, '--http-body-limit') }),
+  }
+}
+
+/** 8388608, 512k, 8m (KiB and MiB). */
+function size (text: string, flag: string): number {
+  const m = /^(\d+)\s*([kKmM]?)i?[bB]?$/.exec(text.trim())
+  const n = m === null ? NaN : Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1024 * 1024 : m[2]?.toLowerCase() === 'k' ? 1024 : 1)
+  if (!Number.isSafeInteger(n) || n < 1024 || n > 1024 * 1024 * 1024) throw new UsageError(`${flag} takes a size from 1k to 1024m, got '${text}'`)
+  return n
 }
 
 function int (text: string, flag: string, min: number, max: number): number {

@@ -49,7 +49,13 @@ export async function runCommand (paths: string[], flags: RunFlags): Promise<num
   spinner?.start()
   let result: JobResult
   try {
-    result = await client.run(job, { onEvent })
+    result = await client.run(job, {
+      onEvent,
+      onFailover: ({ from, to, error }) => {
+        if (spinner !== undefined) spinner.text = `${from} lost; continuing on ${to}`
+        else if (flags.json !== true) process.stderr.write(`meshrun: lost ${from} (${error}); continuing on ${to}\n`)
+      },
+    })
   } finally {
     spinner?.stop()
     await client.close()

@@ -3,13 +3,20 @@
  * for status. A client is a small libp2p host of its own (TCP, Noise, Yamux)
  * that never listens.
  *
+ * Failover: every node tells the client which other nodes are alive. When
+ * the node a job was submitted to dies (or the stream breaks), the client
+ * submits the same job id to another node, which attaches to the job where
+ * it still runs; output already shown is not shown twice, and exactly one
+ * result is returned.
+ *
  * @example
  * const client = await MeshClient.connect({ node: '127.0.0.1:7700' })
  * const result = await client.run({ id: 'j1', language: 'python', files: [{ name: 'a.py', content: 'print(1)' }], stdin: '', args: [] })
  * await client.close()
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Connection, PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PeerId, Stream } from '@libp2p/interface'
 import type { JobSpec } from '../exec/types.ts'
 import { createHost, type Host } from '../node/host.ts'
 import { Channel } from '../node/wire.ts'
@@ -21,10 +28,14 @@ export interface ClientInit {
   /** HOST:PORT or a multiaddr. */
   node: string
   dialTimeoutMs?: number
+  /** How long to keep trying other nodes after the one in use fails (default 60 s; 0: no failover). */
+  failoverMs?: number
 }
 
 export interface RunOptions {
   onEvent?: (event: JobEvent) => void
+  /** The node in use failed; the job goes on through `next`. */
+  onFailover?: (info: { from: string, to: string, error: string }) => void
   signal?: AbortSignal
 }
 
@@ -37,79 +48,144 @@ export class JobError extends Error {
   override name = 'JobError'
 }
 
+interface Target { addr: Multiaddr, peer?: PeerId }
+
 export class MeshClient {
   readonly host: Host
-  readonly addr: Multiaddr
+  private readonly targets: Target[]
+  private current = 0
   private readonly dialTimeoutMs: number
-  private connecting: Promise<Connection> | undefined
+  private readonly failoverMs: number
 
-  private constructor (host: Host, addr: Multiaddr, dialTimeoutMs: number) {
+  private constructor (host: Host, addr: Multiaddr, init: ClientInit) {
     this.host = host
-    this.addr = addr
-    this.dialTimeoutMs = dialTimeoutMs
+    this.targets = [{ addr }]
+    this.dialTimeoutMs = init.dialTimeoutMs ?? 5000
+    this.failoverMs = init.failoverMs ?? 60_000
   }
 
   static async connect (init: ClientInit): Promise<MeshClient> {
     const addr = parseNodeAddr(init.node)
     const host = await createHost({ listen: [] })
     await host.start()
-    return new MeshClient(host, addr, init.dialTimeoutMs ?? 5000)
+    return new MeshClient(host, addr, init)
   }
+
+  /** The address of the node in use. */
+  get addr (): Multiaddr { return this.targets[this.current]!.addr }
 
   async close (): Promise<void> {
     await this.host.stop()
   }
 
-  /** The node's peer id, learnt on the first connection. */
-  private peer: PeerId | undefined
-
-  private async open (protocol: string): Promise<import('@libp2p/interface').Stream> {
+  private async open (target: Target, protocol: string): Promise<Stream> {
     try {
       // Dial the address once and then the peer: concurrent dials of a bare
       // address open duplicate connections, and libp2p prunes them, resetting
       // whatever streams they carried.
-      if (this.peer === undefined) {
-        this.connecting ??= this.host.dial(this.addr, { signal: AbortSignal.timeout(this.dialTimeoutMs) }).finally(() => { this.connecting = undefined })
-        this.peer = (await this.connecting).remotePeer
+      if (target.peer === undefined) {
+        const conn = await this.host.dial(target.addr, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
+        target.peer = conn.remotePeer
       }
-      return await this.host.dialProtocol(this.peer, protocol, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
+      return await this.host.dialProtocol(target.peer, protocol, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
     } catch (err: any) {
-      throw new ConnectError(`cannot reach node ${this.addr.toString()}: ${err?.message ?? String(err)}`)
+      throw new ConnectError(`cannot reach node ${target.addr.toString()}: ${err?.message ?? String(err)}`)
+    }
+  }
+
+  /** Nodes named by the cluster: remembered for failover. */
+  private learn (addrs: string[]): void {
+    for (const a of addrs) {
+      if (this.targets.length >= 64) return
+      try {
+        const ma = multiaddr(a)
+        const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+        if (this.targets.some((t) => t.addr.toString() === a || (id !== undefined && t.peer?.toString() === id))) continue
+        this.targets.push({ addr: ma })
+      } catch {}
     }
   }
 
   /** Submit a job (or attach to the job with that id) and wait for its one result. */
   async run (job: JobSpec, opts: RunOptions = {}): Promise<JobResult> {
-    return await this.follow({ t: 'submit', job }, opts)
+    return await this.withFailover({ t: 'submit', job }, opts)
   }
 
-  /** Attach to a job already submitted with this id. */
+  /** Attach to a job already submitted with this id (to this node). */
   async attach (id: string, opts: RunOptions = {}): Promise<JobResult> {
-    return await this.follow({ t: 'attach', id }, opts)
+    return await this.withFailover({ t: 'attach', id }, { ...opts }, false)
   }
 
-  private async follow (req: ClientRequest, opts: RunOptions): Promise<JobResult> {
-    const stream = await this.open(PROTOCOL_JOB)
+  private async withFailover (req: ClientRequest, opts: RunOptions, failover = true): Promise<JobResult> {
+    // Output already passed on, per stage and stream, so a replay after a
+    // failover does not show it twice.
+    const seen = new Map<string, number>()
+    const replay = new Map<string, number>()
+    let accepted = false
+    const onEvent = (e: JobEvent): void => {
+      if (e.t === 'accepted') {
+        accepted = true
+        if (e.peers !== undefined) this.learn(e.peers)
+      }
+      if (e.t === 'output') {
+        const key = `${e.stage}/${e.stream}`
+        const had = seen.get(key) ?? 0
+        const offset = replay.get(key) ?? 0
+        replay.set(key, offset + e.data.length)
+        if (offset + e.data.length <= had) return
+        const fresh = offset >= had ? e.data : e.data.slice(had - offset)
+        seen.set(key, offset + e.data.length)
+        opts.onEvent?.({ ...e, data: fresh })
+        return
+      }
+      opts.onEvent?.(e)
+    }
+    let deadline = 0
+    let tried = 0
+    for (;;) {
+      replay.clear()
+      const target = this.targets[this.current]!
+      try {
+        return await this.follow(target, req, onEvent, opts.signal)
+      } catch (err) {
+        // Never accepted anywhere: say so at once rather than retry blindly.
+        if (err instanceof JobError || opts.signal?.aborted === true || !failover || this.failoverMs <= 0 || !accepted) throw err
+        const now = Date.now()
+        if (deadline === 0) deadline = now + this.failoverMs
+        if (now > deadline) throw err
+        tried++
+        const from = target.addr.toString()
+        this.current = (this.current + 1) % this.targets.length
+        target.peer = undefined
+        // Went round every known node: give them a moment (one may restart).
+        if (tried % this.targets.length === 0) await new Promise((resolve) => setTimeout(resolve, 500))
+        opts.onFailover?.({ from, to: this.addr.toString(), error: err instanceof Error ? err.message : String(err) })
+      }
+    }
+  }
+
+  private async follow (target: Target, req: ClientRequest, onEvent: (e: JobEvent) => void, signal?: AbortSignal): Promise<JobResult> {
+    const stream = await this.open(target, PROTOCOL_JOB)
     const ch = new Channel<JobEvent, ClientRequest>(stream, jobEventSchema)
     const onAbort = (): void => { ch.abort(new Error('cancelled by the client')) }
-    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
       await ch.write(req)
       for (;;) {
         const event = await ch.read()
-        if (event === null) throw new JobError('the node closed the stream before sending a result')
-        opts.onEvent?.(event)
+        if (event === null) throw new ConnectError('the node closed the stream before sending a result')
+        onEvent(event)
         if (event.t === 'error') throw new JobError(event.message)
         if (event.t === 'result') return event.result
       }
     } finally {
-      opts.signal?.removeEventListener('abort', onAbort)
+      signal?.removeEventListener('abort', onAbort)
       await ch.close()
     }
   }
 
   async status (): Promise<Status> {
-    const stream = await this.open(PROTOCOL_STATUS)
+    const stream = await this.open(this.targets[this.current]!, PROTOCOL_STATUS)
     const ch = new Channel<Status, { t: 'status' }>(stream, statusSchema)
     try {
       await ch.write({ t: 'status' })

@@ -6,6 +6,8 @@ import { runCommand } from './cli-run.ts'
 import { nodeCommand } from './cli-node.ts'
 import { statusCommand } from './cli-status.ts'
 import { upCommand } from './cli-up.ts'
+import { jobsCommand } from './cli-jobs.ts'
+import { watchCommand } from './cli-watch.ts'
 import { EXIT } from './exit-codes.ts'
 import { UsageError, describeError } from './errors.ts'
 
@@ -29,6 +31,10 @@ program.command('node')
   .option('--cluster <name>', 'cluster name: nodes only join nodes of the same name', 'default')
   .option('--peer <addr>', 'bootstrap peer, HOST:PORT or multiaddr (repeatable; for networks without multicast)', collect, [])
   .option('--no-mdns', 'do not discover peers by mDNS')
+  .option('--http <port>', 'serve the web page, HTTP API and /metrics on this port (0 picks a free one)')
+  .option('--http-host <addr>', 'address for --http (default 127.0.0.1; any other needs --http-token)')
+  .option('--http-token <token>', 'bearer token every HTTP request must carry (default $MESHRUN_HTTP_TOKEN)')
+  .option('--http-body-limit <size>', 'largest HTTP request body, in bytes or with k/m (default 8m)')
   .addOption(new Option('--unsandboxed', 'run jobs without bubblewrap when it is missing (DANGEROUS)').hideHelp())
   .action(async (opts) => { process.exitCode = await nodeCommand(opts) })
 
@@ -51,6 +57,21 @@ program.command('status')
   .option('--node <addr>', 'node to ask: HOST:PORT or a multiaddr', defaultNode())
   .option('--json', 'print JSON')
   .action(async (opts) => { process.exitCode = await statusCommand(opts) })
+
+program.command('jobs')
+  .description('list the jobs running and waiting in the cluster (or, with --http, a node\'s recent jobs)')
+  .option('--node <addr>', 'node to ask: HOST:PORT or a multiaddr', defaultNode())
+  .option('--http <url>', 'ask this node\'s HTTP gateway instead: recent jobs with their results')
+  .option('--token <token>', 'bearer token for --http (default $MESHRUN_HTTP_TOKEN)')
+  .option('--json', 'print JSON')
+  .action(async (opts) => { process.exitCode = await jobsCommand(opts) })
+
+program.command('watch')
+  .description('a live view of the cluster in the terminal (Ctrl-C to stop)')
+  .option('--node <addr>', 'node to ask: HOST:PORT or a multiaddr', defaultNode())
+  .option('--interval <ms>', 'refresh period', '1000')
+  .option('--count <n>', 'draw this many frames, then stop')
+  .action(async (opts) => { process.exitCode = await watchCommand(opts) })
 
 program.command('up')
   .description('start a local cluster of N nodes on consecutive ports (Ctrl-C stops them)')

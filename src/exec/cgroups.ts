@@ -169,14 +169,15 @@ export class JobCgroup {
     return d === undefined ? null : readNumber(join(d, 'pids.current'))
   }
 
-  /** SIGKILLs every process in the groups; returns how many there were. */
-  killAll (): number {
+  /** SIGKILLs every process in the groups but `except`; returns how many there were. */
+  killAll (except?: number): number {
     const pids = new Set<number>()
     for (const d of Object.values(this.dirs)) {
       try {
         for (const l of readFileSync(join(d, 'cgroup.procs'), 'latin1').split('\n')) if (l !== '') pids.add(Number(l))
       } catch { /* group gone */ }
     }
+    pids.delete(except ?? 0)
     for (const pid of pids) {
       try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
     }

@@ -13,7 +13,7 @@ import { compileSources, expandCommand, LANGUAGES, layoutFiles, resolveLanguage,
 import { resolveLimits, validateJob, type NodeLimits, type NodeLimitsInit } from './limits.ts'
 import { cacheable, compiled, describeEnd, limitOf, runStatus, toStageResult } from './outcome.ts'
 import { Pool } from './pool.ts'
-import { createRunner, type SandboxRunner } from './runner.ts'
+import { HelperRunner, LocalRunner, type SandboxRunner } from './runner.ts'
 import { describeSandbox, type SandboxConfig, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
 import { detectToolchains, topMost, type Toolchain } from './toolchains.ts'
 import type { ExecHooks, ExecResult, Executor, JobSpec, LanguageInfo, SandboxInfo, SourceFile, Stage, StageLimits, StageResult } from './types.ts'
@@ -39,6 +39,8 @@ const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'
 const MiB = 1024 * 1024
 const SANDBOX_PROCESSES = 2 // bwrap's monitor and the pid-1 shell
 const SHM_BYTES = 16 * MiB
+/** strerror texts of ENOSPC, EFBIG and EDQUOT as programs print them. */
+const DISK_ERRORS = /No space left on device|File too large|Disk quota exceeded|\bENOSPC\b|\bEFBIG\b/i
 
 async function findBwrap (path?: string): Promise<string | null> {
   for (const p of path === undefined ? BWRAP_CANDIDATES : [path]) {
@@ -67,6 +69,16 @@ class JobRun {
     if (!NEXT[this.phase].includes(next)) throw new Error(`job ${this.id}: ${this.phase} → ${next}`)
     this.phase = next
   }
+}
+
+/** The caller's callbacks, so that one that throws cannot break a job (or the node). */
+function guarded (hooks: ExecHooks): ExecHooks {
+  const out: ExecHooks = {}
+  if (hooks.signal !== undefined) out.signal = hooks.signal
+  const { onOutput, onStage } = hooks
+  if (onOutput !== undefined) out.onOutput = (stage, stream, data) => { try { onOutput(stage, stream, data) } catch { /* the caller's fault */ } }
+  if (onStage !== undefined) out.onStage = (stage) => { try { onStage(stage) } catch { /* the caller's fault */ } }
+  return out
 }
 
 function rejected (message: string): ExecResult {
@@ -101,7 +113,9 @@ class MeshExecutor implements Executor {
     this.slots = new Pool(Array.from({ length: parts.slots }, (_, i) => i))
     this.cache = parts.cache
     const info = describeSandbox(parts.sandboxConfig)
-    this.sandbox = { ...info, warnings: [...parts.warnings, ...info.warnings] }
+    // One array: a later fallback (see HelperRunner) still shows in it.
+    parts.warnings.push(...info.warnings)
+    this.sandbox = { ...info, warnings: parts.warnings }
     this.languages = LANGUAGES.filter((l) => this.toolchains.has(l.name)).map((l) => ({
       name: l.name,
       version: this.toolchains.get(l.name)!.version,
@@ -112,7 +126,7 @@ class MeshExecutor implements Executor {
   }
 
   run (job: JobSpec, hooks: ExecHooks = {}): Promise<ExecResult> {
-    const p = this.runJob(job, hooks)
+    const p = this.runJob(job, guarded(hooks))
     this.active.add(p)
     void p.finally(() => { this.active.delete(p) })
     return p
@@ -158,7 +172,7 @@ class MeshExecutor implements Executor {
       const argv = expandCommand(lang, lang.run.argv, { tools: tc.tools, memoryMb: limits.run.memoryMb, files, args: job.args })
       hooks.onStage?.('run')
       const outcome = await this.stage('run', lang, argv, limits.run, job.stdin, id, hooks, signal)
-      state.run = toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome) }))
+      state.run = toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.run) }))
       const status = runStatus(state.run)
       return status === 'ok'
         ? { status, compile: state.compile, run: state.run }
@@ -192,7 +206,7 @@ class MeshExecutor implements Executor {
     }
     hooks.onStage?.('compile')
     const outcome = await this.stage('compile', lang, argv, limits.compile, null, id, hooks, signal)
-    const result: StageResult = { ...toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome) })), cached: false }
+    const result: StageResult = { ...toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.compile) })), cached: false }
     if (cacheable(result)) await this.cache.put(key, result, id.workspace.box, spec.artefacts)
     return result
   }
@@ -233,12 +247,19 @@ class MeshExecutor implements Executor {
     }
   }
 
-  /** Whether a failed stage left the job dir or /tmp full (ENOSPC is then the likely cause). */
-  private async diskFull (id: Identity, o: SandboxOutcome): Promise<boolean> {
-    if (!this.ids.tmpfs || (o.code === 0 && o.signal === null)) return false
+  /**
+   * Whether a failed stage used up its disk quota: the tmpfs is (nearly)
+   * full or holds as much as the quota (a file stopped by RLIMIT_FSIZE).
+   * Without tmpfs job dirs, the program's own ENOSPC/EFBIG message decides.
+   */
+  private async diskFull (id: Identity, o: SandboxOutcome, limits: StageLimits): Promise<boolean> {
+    if (o.code === 0 && o.signal === null) return false
+    if (!this.ids.tmpfs) return DISK_ERRORS.test(o.stderr)
     try {
       const s = await statfs(id.workspace.root)
-      return s.bavail * s.bsize < 64 * 1024 || s.ffree < 16
+      const free = s.bavail * s.bsize
+      const used = (s.blocks - s.bfree) * s.bsize
+      return free < 64 * 1024 || s.ffree < 16 || used >= limits.diskBytes - 64 * 1024
     } catch {
       return false
     }
@@ -305,25 +326,19 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
     workspaceBytes: Math.max(nodeLimits.compile.diskBytes, nodeLimits.run.diskBytes) + 2 * nodeLimits.job.maxSourceBytes,
     dataDir,
   })
-  let runner: SandboxRunner | null = null
   try {
     warnings.push(...identities.warnings)
     const roBinds = topMost([...detection.toolchains.values()].flatMap((t) => t.binds))
     let config: SandboxConfig = { bwrap: bwrapPath, switchUid: identities.all[0]!.uid >= 0, cgroups: identities.cgroups, tmpfsWorkspaces: identities.tmpfs, roBinds }
-    const first = await createRunner(config)
-    runner = first.runner
-    if (first.warning !== null) warnings.push(first.warning)
     if (bwrapPath !== null) {
-      const failure = await smokeTest(runner, identities)
+      const failure = await smokeTest(new LocalRunner(config), identities)
       if (failure !== null) {
-        await runner.close()
-        runner = null
         if (init.allowUnsandboxed !== true) throw new SandboxUnavailableError(`bubblewrap does not work here (${failure}): refusing to run untrusted jobs (or pass --allow-unsandboxed)`)
         warnings.push(`bubblewrap does not work here: ${failure}`)
         config = { ...config, bwrap: null }
-        runner = (await createRunner(config)).runner
       }
     }
+    const runner = new HelperRunner(config, (why) => { warnings.push(why) })
     return new MeshExecutor({
       toolchains: detection.toolchains,
       missing: new Map(detection.missing.map((m) => [m.name, m.reason])),
@@ -337,7 +352,6 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
       warnings,
     })
   } catch (err) {
-    await runner?.close()
     await identities.close(err as Error)
     throw err
   }

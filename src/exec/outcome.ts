@@ -7,7 +7,7 @@ import type { SandboxOutcome } from './sandbox.ts'
 import type { JobStatus, LimitKind, StageLimits, StageResult } from './types.ts'
 
 export interface StageFacts {
-  /** The job dir or /tmp was full when the stage ended. */
+  /** The stage filled its disk quota (then ENOSPC or EFBIG is the likely cause of its end). */
   diskFull: boolean
 }
 

@@ -65,7 +65,8 @@ export class LocalRunner implements SandboxRunner {
           this.cgroups.set(req.uid, cgroup)
         }
       }
-      cgroup?.prepare(req.limits.memoryBytes, req.limits.processes)
+      // pids.max one below RLIMIT_NPROC: the cgroup trips first and counts it (pids.events).
+      cgroup?.prepare(req.limits.memoryBytes, Math.max(1, req.limits.processes - 1))
     } catch (err) {
       return failed(`cannot set up the cgroups of uid ${req.uid}: ${(err as Error).message}`)
     }
@@ -93,26 +94,37 @@ export type ToHelper =
 export type FromHelper =
   | { type: 'ready' }
   | { type: 'output'; id: number; stream: OutputStream; text: string }
+  /** After all of the stage's output; `outcome.stdout`/`stderr` are left empty (already streamed). */
   | { type: 'done'; id: number; outcome: SandboxOutcome }
 
 interface Pending {
   hooks: RunHooks
   resolve: (o: SandboxOutcome) => void
   onAbort: () => void
+  /** The output as streamed (the final outcome does not repeat it). */
+  stdout: string
+  stderr: string
 }
 
 
-/** Runs sandboxes from a forked helper process (started again if it dies). */
+/**
+ * Runs sandboxes from a forked helper process, started on first use (an idle
+ * node costs no helper) and again if it dies. If it cannot be started at
+ * all, stages run in-process instead (`onFallback` says why, once).
+ */
 export class HelperRunner implements SandboxRunner {
   private readonly config: SandboxConfig
+  private readonly onFallback: (why: string) => void
+  private local: LocalRunner | null = null
   private child: ChildProcess | null = null
   private starting: Promise<ChildProcess> | null = null
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private closed = false
 
-  constructor (config: SandboxConfig) {
+  constructor (config: SandboxConfig, onFallback: (why: string) => void = () => {}) {
     this.config = config
+    this.onFallback = onFallback
   }
 
   /** Forks the helper and waits until it is ready. */
@@ -155,28 +167,34 @@ export class HelperRunner implements SandboxRunner {
 
   private onMessage (m: FromHelper): void {
     if (m.type === 'output') {
-      this.pending.get(m.id)?.hooks.onOutput?.(m.stream, m.text)
+      const p = this.pending.get(m.id)
+      if (p === undefined) return
+      p[m.stream] += m.text
+      p.hooks.onOutput?.(m.stream, m.text)
     } else if (m.type === 'done') {
       const p = this.pending.get(m.id)
       if (p === undefined) return
       this.pending.delete(m.id)
       p.hooks.signal?.removeEventListener('abort', p.onAbort)
-      p.resolve(m.outcome)
+      p.resolve({ ...m.outcome, stdout: p.stdout, stderr: p.stderr })
     }
   }
 
   async run (req: RunRequest, hooks: RunHooks = {}): Promise<SandboxOutcome> {
     if (this.closed) return failed('the sandbox runner is closed')
+    if (this.local !== null) return await this.local.run(req, hooks)
     let child: ChildProcess
     try {
       child = this.child ?? await this.start()
     } catch (err) {
-      return failed((err as Error).message)
+      this.local ??= new LocalRunner(this.config)
+      this.onFallback(`sandboxes are started from the node process: ${(err as Error).message}`)
+      return await this.local.run(req, hooks)
     }
     const id = this.nextId++
     return new Promise<SandboxOutcome>((resolve) => {
       const onAbort = (): void => { this.send(child, { type: 'kill', id }) }
-      this.pending.set(id, { hooks, resolve, onAbort })
+      this.pending.set(id, { hooks, resolve, onAbort, stdout: '', stderr: '' })
       this.send(child, { type: 'run', id, req })
       if (hooks.signal !== undefined) {
         if (hooks.signal.aborted) onAbort()
@@ -191,6 +209,7 @@ export class HelperRunner implements SandboxRunner {
 
   async close (): Promise<void> {
     this.closed = true
+    await this.local?.close()
     const child = this.child
     if (child === null) return
     for (const id of this.pending.keys()) this.send(child, { type: 'kill', id })
@@ -203,13 +222,3 @@ export class HelperRunner implements SandboxRunner {
   }
 }
 
-/** A helper-backed runner, or an in-process one when the helper cannot start. */
-export async function createRunner (config: SandboxConfig): Promise<{ runner: SandboxRunner; warning: string | null }> {
-  const helper = new HelperRunner(config)
-  try {
-    await helper.start()
-    return { runner: helper, warning: null }
-  } catch (err) {
-    return { runner: new LocalRunner(config), warning: `sandboxes are started from the node process (${(err as Error).message})` }
-  }
-}

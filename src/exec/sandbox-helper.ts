@@ -27,7 +27,7 @@ process.on('message', (m: ToHelper) => {
     onOutput: (stream, text) => { send({ type: 'output', id: m.id, stream, text }) },
   }).catch((err: unknown) => failed(`sandbox helper: ${(err as Error).message}`)).then((outcome) => {
     aborts.delete(m.id)
-    send({ type: 'done', id: m.id, outcome })
+    send({ type: 'done', id: m.id, outcome: { ...outcome, stdout: '', stderr: '' } })
   })
 })
 

@@ -24,6 +24,7 @@
  * namespace along), plus SIGKILL to every pid in the uid's cgroups.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
@@ -97,6 +98,17 @@ export interface SandboxOutcome {
   pidsLimitHit: boolean
   /** The sandbox never started the program: why (a node fault, not the job's). */
   setupFailed: string | null
+}
+
+const WALL_GRACE_MS = 200
+
+/** Direct children of a process (its pid 1, for bwrap's monitor). */
+function childrenOf (pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').split(' ').filter((s) => s !== '').map(Number)
+  } catch {
+    return []
+  }
 }
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]))
@@ -222,14 +234,31 @@ export class Sandbox {
         stdio: [req.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'],
       })
 
-      // After the launcher exited, its group is only worth a signal without
-      // bwrap (with bwrap the pid namespace died with its pid 1).
+      // With bwrap, kill what runs inside (its pid 1 takes the whole pid
+      // namespace along) rather than bwrap's monitor: the monitor then reaps
+      // pid 1 and exits, where killing it first would orphan pid 1 as a
+      // zombie for the host's init to reap, counting against the uid meanwhile.
       let exited = false
+      let fallback: NodeJS.Timeout | null = null
+      const killGroup = (): void => {
+        if (child.pid === undefined) return
+        try { process.kill(-child.pid, 'SIGKILL') } catch { /* gone */ }
+      }
       const killTree = (): void => {
-        if (child.pid !== undefined && (!exited || bw === null)) {
-          try { process.kill(-child.pid, 'SIGKILL') } catch { /* gone */ }
+        if (bw === null) {
+          // No pid namespace: the launcher's group, then whatever left it.
+          killGroup()
+          cg?.killAll()
+          return
         }
-        cg?.killAll()
+        if (exited || child.pid === undefined) { cg?.killAll(); return }
+        const inner = childrenOf(child.pid)
+        for (const pid of inner) {
+          try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+        }
+        cg?.killAll(child.pid)
+        if (inner.length === 0) killGroup()
+        else fallback ??= setTimeout(() => { if (!exited) killGroup() }, 1000)
       }
       const kill = (reason: KillReason): void => {
         if (settled) return
@@ -250,7 +279,9 @@ export class Sandbox {
         child.stdin.end(req.stdin ?? '')
       }
 
-      timers.push(setTimeout(() => { kill('wall') }, limits.wallMs))
+      // A little grace on the wall clock, so that a CPU-bound program meets
+      // its CPU limit (the more precise cause) before the wall limit.
+      timers.push(setTimeout(() => { kill('wall') }, limits.wallMs + Math.max(WALL_GRACE_MS, limits.wallMs / 10)))
       if (cg?.has('cpuacct') === true) {
         const every = Math.min(100, Math.max(10, Math.floor(limits.cpuMs / 20)))
         timers.push(setInterval(() => {
@@ -270,11 +301,12 @@ export class Sandbox {
         settled = true
         const wallMs = performance.now() - t0
         for (const t of timers) clearTimeout(t)
+        if (fallback !== null) clearTimeout(fallback)
         req.signal?.removeEventListener('abort', onAbort)
         this.running.delete(abortKill)
         // Nothing of the job may outlive it: the pid namespace is gone with
         // its pid 1; without bwrap, the group and the cgroup are swept.
-        if (bw === null || cg !== null) killTree()
+        killTree()
         let stats = { cpuMs: null as number | null, memoryKb: null as number | null, oomKilled: false, pidsLimitHit: false }
         try { if (cg !== null) stats = cg.finish() } catch { /* group gone */ }
         const out = output.finish()
@@ -312,7 +344,7 @@ export class Sandbox {
         exited = true
         exitCode = code
         exitSignal = signal
-        if (bw === null || cg !== null) killTree()
+        killTree()
         // Normally every pipe closes with the sandbox; never wait long for one that does not.
         timers.push(setTimeout(() => {
           for (const s of [child.stdout, child.stderr, status]) s?.destroy()

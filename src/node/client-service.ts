@@ -12,6 +12,8 @@ export interface ClientServiceInit {
   self: string
   entry: Entry
   status: () => Status
+  /** Addresses of the other live nodes, for clients to fail over to. */
+  peers: () => string[]
   log: Logger
 }
 
@@ -57,7 +59,8 @@ export class ClientService {
     const send = (e: JobEvent): void => {
       sending = sending.then(async () => { if (!failed) await ch.write(e) }).catch(() => { failed = true })
     }
-    send({ t: 'accepted', id: job.spec.id, entry: this.init.self, attached })
+    await job.persisted
+    send({ t: 'accepted', id: job.spec.id, entry: this.init.self, attached, peers: this.init.peers() })
     const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
     const unsubscribe = entry.subscribe(job, send)
     await Promise.race([job.done, closed])

@@ -10,6 +10,8 @@ import type { PeerInfo } from '@libp2p/interface'
 import type { Host } from './host.ts'
 import type { Logger } from './log.ts'
 
+const FORGET_MS = 10 * 60_000
+
 export interface DiscoveryInit {
   host: Host
   bootstrap: Multiaddr[]
@@ -23,7 +25,15 @@ export class Discovery {
   private readonly dialing = new Set<string>()
   /** Bootstrap address → the peer it turned out to be. */
   private readonly bootPeers = new Map<string, string>()
+  /**
+   * Every peer heard of, with when it was last connected: redialled while
+   * away (a stopped process that resumes, a restart, a healed partition),
+   * forgotten after FORGET_MS. libp2p reports a discovery once per peer per
+   * process lifetime, so rejoining is up to us.
+   */
+  private readonly known = new Map<string, { addrs: Multiaddr[], seen: number }>()
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
+    this.remember(evt.detail.id.toString(), evt.detail.multiaddrs)
     void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
   }
 
@@ -33,7 +43,7 @@ export class Discovery {
 
   start (): void {
     this.init.host.addEventListener('peer:discovery', this.onDiscovery)
-    this.timer = setInterval(() => { this.redial() }, this.init.redialMs ?? 2000)
+    this.timer = setInterval(() => { this.redial() }, this.init.redialMs ?? 1000)
     this.redial()
   }
 
@@ -47,7 +57,13 @@ export class Discovery {
     if (id === this.init.host.peerId.toString()) return
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
+    this.remember(id, parsed)
     void this.dialPeer(id, parsed)
+  }
+
+  private remember (id: string, addrs: Multiaddr[]): void {
+    if (id === this.init.host.peerId.toString()) return
+    this.known.set(id, { addrs: addrs.length > 0 ? addrs : this.known.get(id)?.addrs ?? [], seen: Date.now() })
   }
 
   private connected (id: string): boolean {
@@ -70,6 +86,12 @@ export class Discovery {
   }
 
   private redial (): void {
+    const now = Date.now()
+    for (const [id, k] of this.known) {
+      if (this.connected(id)) { k.seen = now; continue }
+      if (now - k.seen > FORGET_MS) { this.known.delete(id); continue }
+      void this.dialPeer(id, k.addrs)
+    }
     for (const addr of this.init.bootstrap) {
       const key = addr.toString()
       const known = this.bootPeers.get(key)

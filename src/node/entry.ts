@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import type { ExecResult, JobSpec } from '../exec/types.ts'
 import { resolveLanguage } from '../exec/languages.ts'
 import type { JobEvent, JobResult } from './schemas.ts'
-import { RejectedError, type DispatchLink, type PlacementLink } from './links.ts'
+import { RefusedError, RejectedError, type DispatchLink, type PlacementLink } from './links.ts'
 
 export type JobListener = (event: JobEvent) => void
 
@@ -31,6 +31,14 @@ export interface JobRecord {
   readonly listeners: Set<JobListener>
   result: JobResult | null
   readonly done: Promise<JobResult>
+  /** Resolves once the job is in the journal (tell the client "accepted" after). */
+  readonly persisted: Promise<void>
+}
+
+/** Where an entry records what it accepted and delivered (see journal.ts). */
+export interface JobLog {
+  accepted: (spec: JobSpec) => Promise<void>
+  finished: (result: JobResult) => Promise<void>
 }
 
 export class ConflictError extends Error {
@@ -39,6 +47,11 @@ export class ConflictError extends Error {
 
 export interface EntryInit {
   self: string
+  /** Told of every state change of every job this entry owns. */
+  onState?: (job: JobRecord) => void
+  journal?: JobLog
+  /** A journal write failed: the job goes on, but would not survive a restart. */
+  onJournalError?: (err: unknown) => void
   placement: () => PlacementLink
   dispatch: () => DispatchLink
   /** Re-placements before a job is given up as `error`. */
@@ -55,7 +68,15 @@ export class Entry {
   private readonly aborter = new AbortController()
 
   constructor (init: EntryInit) {
-    this.init = { maxAttempts: 5, keepResultsMs: 10 * 60_000, maxHistoryBytes: 4 * 1024 * 1024, ...init }
+    this.init = {
+      maxAttempts: 5,
+      keepResultsMs: 10 * 60_000,
+      maxHistoryBytes: 4 * 1024 * 1024,
+      onState: () => {},
+      journal: { accepted: async () => {}, finished: async () => {} },
+      onJournalError: () => {},
+      ...init,
+    }
   }
 
   get(id: string): JobRecord | undefined { return this.jobs.get(id) }
@@ -67,7 +88,8 @@ export class Entry {
     const fingerprint = fingerprintOf(spec)
     const existing = this.jobs.get(spec.id)
     if (existing !== undefined) {
-      if (existing.fingerprint !== fingerprint) throw new ConflictError(`job id ${spec.id} is already used by a different job`)
+      // A restored result has no sources to compare: the id decides.
+      if (existing.fingerprint !== '' && existing.fingerprint !== fingerprint) throw new ConflictError(`job id ${spec.id} is already used by a different job`)
       return { job: existing, attached: true }
     }
     let resolve!: (r: JobResult) => void
@@ -76,12 +98,29 @@ export class Entry {
     const job: JobRecord = {
       spec, language, fingerprint, acceptedAt: Date.now(), state: 'queued', position: null, worker: null, queuedMs: null, attempts: 0,
       history: [], historyBytes: 0, listeners: new Set(), result: null, done,
+      persisted: this.init.journal.accepted(spec).catch((err: unknown) => { this.init.onJournalError(err) }),
     }
     this.jobs.set(spec.id, job)
+    this.init.onState(job)
     void this.drive(job).then(resolve, (err: unknown) => {
       resolve(this.finish(job, { status: 'error', message: `internal error: ${String(err)}`, compile: null, run: null }, this.init.self))
     })
     return { job, attached: false }
+  }
+
+  /** A result delivered before a restart, kept so that clients can still pick it up. */
+  restore (result: JobResult, spec?: JobSpec): void {
+    if (this.jobs.has(result.id)) return
+    const job: JobRecord = {
+      spec: spec ?? { id: result.id, language: result.language, files: [], stdin: '', args: [] },
+      language: result.language,
+      fingerprint: spec === undefined ? '' : fingerprintOf(spec),
+      acceptedAt: Date.now(), state: 'done', position: null, worker: result.node, queuedMs: result.queuedMs,
+      attempts: result.attempts, history: [], historyBytes: 0, listeners: new Set(), result,
+      done: Promise.resolve(result), persisted: Promise.resolve(),
+    }
+    this.jobs.set(result.id, job)
+    setTimeout(() => this.jobs.delete(result.id), this.init.keepResultsMs).unref()
   }
 
   /** Follow a job: past events are replayed, then live ones; returns unsubscribe. */
@@ -117,9 +156,10 @@ export class Entry {
       return this.finish(job, rejected(`unknown language '${spec.language}'`), this.init.self)
     }
     let lastError = ''
-    while (job.attempts < this.init.maxAttempts) {
+    let lost = 0
+    let refused = 0
+    while (lost < this.init.maxAttempts && refused < 20 * this.init.maxAttempts) {
       if (this.aborter.signal.aborted) return this.finish(job, { status: 'error', message: 'node is shutting down', compile: null, run: null }, this.init.self)
-      job.attempts++
       job.state = 'queued'
       const placement = this.init.placement()
       let grant
@@ -136,12 +176,16 @@ export class Entry {
       } catch (err) {
         if (err instanceof RejectedError) return this.finish(job, rejected(err.message), this.init.self)
         lastError = String(err)
+        lost++
+        await sleep(100)
         continue
       }
+      job.attempts++
       job.position = null
       job.queuedMs ??= Date.now() - job.acceptedAt
       job.state = 'running'
       job.worker = grant.worker
+      this.init.onState(job)
       try {
         const { result, node } = await this.init.dispatch().dispatch(spec, grant, {
           signal: this.aborter.signal,
@@ -151,6 +195,14 @@ export class Entry {
         return this.finish(job, result, node)
       } catch (err) {
         lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+        // A refusal (busy, stale term) costs nothing but a moment; a lost
+        // worker is an attempt: the job is placed again, elsewhere.
+        if (err instanceof RefusedError) {
+          refused++
+          await sleep(50)
+        } else {
+          lost++
+        }
       } finally {
         placement.done(spec.id)
       }
@@ -173,12 +225,18 @@ export class Entry {
     }
     job.result = result
     job.state = 'done'
+    this.init.journal.finished(result).catch((err: unknown) => { this.init.onJournalError(err) })
+    this.init.onState(job)
     for (const l of job.listeners) l({ t: 'result', result })
     job.listeners.clear()
     const timer = setTimeout(() => this.jobs.delete(job.spec.id), this.init.keepResultsMs)
     timer.unref()
     return result
   }
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 function rejected (message: string): ExecResult {

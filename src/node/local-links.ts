@@ -1,8 +1,8 @@
 /** Placement and dispatch inside one process (a node that is its own master and worker). */
 import type { JobSpec } from '../exec/types.ts'
 import type { Scheduler } from './scheduler.ts'
-import type { Worker } from './worker.ts'
-import { MasterLostError, RejectedError, type DispatchHooks, type DispatchLink, type Grant, type PlaceOptions, type PlacementLink } from './links.ts'
+import { BusyError, type Worker } from './worker.ts'
+import { MasterLostError, RefusedError, RejectedError, type DispatchHooks, type DispatchLink, type Grant, type PlaceOptions, type PlacementLink } from './links.ts'
 
 export class LocalPlacement implements PlacementLink {
   private readonly scheduler: Scheduler
@@ -57,11 +57,15 @@ export class LocalDispatch implements DispatchLink {
   }
 
   async dispatch (job: JobSpec, _grant: Grant, hooks: DispatchHooks): Promise<{ result: import('../exec/types.ts').ExecResult, node: string }> {
-    const result = await this.worker.run(job, {
-      signal: hooks.signal,
-      onStage: (stage) => { hooks.onStage(stage, this.self) },
-      onOutput: hooks.onOutput,
-    })
-    return { result, node: this.self }
+    try {
+      const result = await this.worker.run(job, {
+        onStage: (stage) => { hooks.onStage(stage, this.self) },
+        onOutput: hooks.onOutput,
+      })
+      return { result, node: this.self }
+    } catch (err) {
+      if (err instanceof BusyError) throw new RefusedError(err.message)
+      throw err
+    }
   }
 }

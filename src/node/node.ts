@@ -27,6 +27,8 @@ import { ClientService } from './client-service.ts'
 import type { LoadReport, NodeStatus, Status } from './schemas.ts'
 import { PROTOCOL_DISPATCH, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSION } from './protocols.ts'
 import type { Logger } from './log.ts'
+import { EventBus } from './events.ts'
+import { Journal, type Recovered } from './journal.ts'
 
 export interface NodeInit {
   /** TCP port on 127.0.0.1 (ignored when `listen` is given). 0 picks a free port. */
@@ -51,6 +53,8 @@ export interface NodeInit {
 }
 
 export const DEFAULT_PORT = 7700
+/** How long a delivered result stays available for pickup by id. */
+export const KEEP_RESULTS_MS = 10 * 60_000
 
 export class MeshNode {
   readonly host: Host
@@ -65,6 +69,8 @@ export class MeshNode {
   readonly election: ElectionDriver
   readonly services: Services
   readonly clients: ClientService
+  /** Cluster and job events, for watchers (HTTP gateway, metrics). */
+  readonly events = new EventBus()
   readonly init: NodeInit
   readonly cluster: string
   private readonly startedAt = Date.now()
@@ -74,8 +80,13 @@ export class MeshNode {
   private sweeper: NodeJS.Timeout | undefined
   private readonly log: Logger
 
-  private constructor (init: NodeInit, host: Host, executor: Executor) {
+  private readonly journal: Journal
+  private readonly recovered: Recovered
+
+  private constructor (init: NodeInit, host: Host, executor: Executor, journal: Journal, recovered: Recovered) {
     this.init = init
+    this.journal = journal
+    this.recovered = recovered
     this.log = init.log
     this.host = host
     this.executor = executor
@@ -111,8 +122,27 @@ export class MeshNode {
       changed: async (signal) => { await this.election.changed(signal) },
     })
     const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(host))
-    this.entry = new Entry({ self, placement: () => placement, dispatch: () => dispatch })
-    this.clients = new ClientService({ self, entry: this.entry, status: () => this.status(), log: this.log })
+    this.entry = new Entry({
+      self,
+      placement: () => placement,
+      dispatch: () => dispatch,
+      journal,
+      onJournalError: (err) => { this.log.error(`journal write failed: ${String(err)}`) },
+      onState: (job) => {
+        this.events.emit({
+          type: 'job', id: job.spec.id, language: job.language, at: Date.now(),
+          state: job.state === 'queued' && job.attempts === 0 ? 'accepted' : job.state,
+          node: job.result?.node ?? job.worker, status: job.result?.status ?? null,
+        })
+      },
+    })
+    this.clients = new ClientService({
+      self,
+      entry: this.entry,
+      status: () => this.status(),
+      peers: () => this.membership.up.slice(0, 16).flatMap((m) => m.report.addrs.slice(0, 1)),
+      log: this.log,
+    })
     this.gossip = new LoadGossip({
       pubsub: host.services.pubsub!,
       cluster: this.cluster,
@@ -125,11 +155,13 @@ export class MeshNode {
 
     this.membership.on('up', (m) => {
       this.log.info(`peer up ${m.id}`)
+      this.events.emit({ type: 'peer', id: m.id, up: true, at: Date.now() })
       this.election.peerUp(m.id, m.report.priority)
       this.scheduler.pump()
     })
     this.membership.on('down', (m) => {
       this.log.info(`peer down ${m.id}`)
+      this.events.emit({ type: 'peer', id: m.id, up: false, at: Date.now() })
       this.election.peerDown(m.id)
       if (this.election.isMaster) this.scheduler.workerDown(m.id)
     })
@@ -151,6 +183,7 @@ export class MeshNode {
       allowUnsandboxed: init.allowUnsandboxed ?? false,
     })
     try {
+      const { journal, recovered } = await Journal.open(dataDir, KEEP_RESULTS_MS)
       const privateKey = await loadOrCreateIdentity(dataDir)
       const listen = init.listen ?? [`/ip4/127.0.0.1/tcp/${port}`]
       const cluster = init.cluster ?? 'default'
@@ -160,7 +193,7 @@ export class MeshNode {
         gossip: true,
         ...(init.mdns === false ? {} : { mdnsTag: `meshrun-${cluster}` }),
       })
-      return new MeshNode({ ...init, dataDir }, host, executor)
+      return new MeshNode({ ...init, dataDir }, host, executor, journal, recovered)
     } catch (err) {
       await executor.stop()
       throw err
@@ -188,6 +221,10 @@ export class MeshNode {
     this.discovery.start()
     const reportMs = this.init.reportIntervalMs ?? 500
     this.sweeper = setInterval(() => { this.membership.sweep(Date.now()) }, Math.max(50, reportMs / 2))
+    // Resume what an earlier run of this node accepted and did not finish.
+    for (const result of this.recovered.finished) this.entry.restore(result)
+    for (const spec of this.recovered.pending) this.entry.submit(spec)
+    if (this.recovered.pending.length > 0) this.log.info(`resumed ${this.recovered.pending.length} unfinished jobs from the journal`)
   }
 
   async stop (): Promise<void> {
@@ -199,9 +236,11 @@ export class MeshNode {
     this.load.stop()
     await this.host.stop()
     await this.executor.stop()
+    await this.journal.close()
   }
 
   private onElection (c: ElectionChange): void {
+    this.events.emit({ type: 'election', kind: c.kind, master: c.master, term: c.term, at: Date.now() })
     if (c.kind === 'became-master') {
       this.log.info(`became master (term ${c.term})`)
       this.scheduler.pump()
@@ -248,10 +287,11 @@ export class MeshNode {
       maxCpu: this.maxCpu,
       maxMem: this.maxMem,
       accepting: true,
+      jobs: this.worker.jobs.map((j) => j.id),
     }
     for (const m of this.membership.up) {
       const r = m.report
-      yield { id: m.id, up: true, languages: r.languages, maxJobs: r.maxJobs, running: r.running, cpu: r.cpu, mem: r.mem, maxCpu: r.maxCpu, maxMem: r.maxMem, accepting: r.accepting }
+      yield { id: m.id, up: true, languages: r.languages, maxJobs: r.maxJobs, running: r.running, cpu: r.cpu, mem: r.mem, maxCpu: r.maxCpu, maxMem: r.maxMem, accepting: r.accepting, jobs: r.jobs }
     }
   }
 

@@ -24,6 +24,8 @@ export interface NodeView {
   maxMem: number
   /** False while a node drains (takes no new jobs). */
   accepting: boolean
+  /** Ids of the jobs the node reports running (gossip). */
+  jobs: readonly string[]
 }
 
 export interface PlaceRequest {
@@ -43,10 +45,14 @@ export class Scheduler {
   private readonly queue: Queued[] = []
   /** job id → worker id, for grants not yet released. */
   private readonly granted = new Map<string, string>()
+  /** Jobs released lately: a worker's report may still list them for a moment. */
+  private readonly released = new Map<string, number>()
   private readonly views: () => Iterable<NodeView>
+  private readonly now: () => number
 
-  constructor (views: () => Iterable<NodeView>) {
+  constructor (views: () => Iterable<NodeView>, now: () => number = Date.now) {
     this.views = views
+    this.now = now
   }
 
   get queueLength (): number { return this.queue.length }
@@ -68,8 +74,16 @@ export class Scheduler {
       req.onReject(`job ${req.id} is already being placed`)
       return
     }
-    const capable = [...this.views()].filter((v) => v.up && v.languages.includes(req.language))
-    if (capable.length === 0) {
+    const views = [...this.views()].filter((v) => v.up)
+    // Already running somewhere (its entry died, or a master changed): send
+    // the new entry to that run instead of starting the program again.
+    const runningOn = views.find((v) => v.jobs.includes(req.id))
+    if (runningOn !== undefined) {
+      this.granted.set(req.id, runningOn.id)
+      req.onGrant(runningOn.id)
+      return
+    }
+    if (!views.some((v) => v.languages.includes(req.language))) {
       req.onReject(`no live node can run ${req.language}`)
       return
     }
@@ -88,6 +102,7 @@ export class Scheduler {
 
   /** A granted job finished (or its attempt failed): free its slot. */
   release (id: string): void {
+    this.released.set(id, this.now())
     if (this.granted.delete(id)) this.pump()
   }
 
@@ -101,6 +116,26 @@ export class Scheduler {
     return lost
   }
 
+  /**
+   * Busy slots per node: the grants this master made, plus the jobs a node
+   * reports running that this master did not grant (granted by a previous
+   * master, or running for an entry that died) — except those just released,
+   * which a report may still list for a moment.
+   */
+  private busy (views: NodeView[]): Map<string, number> {
+    const now = this.now()
+    for (const [id, at] of this.released) if (now - at > RELEASE_MEMORY_MS) this.released.delete(id)
+    const taken = new Map<string, number>()
+    for (const w of this.granted.values()) taken.set(w, (taken.get(w) ?? 0) + 1)
+    for (const v of views) {
+      for (const job of v.jobs) {
+        if (this.granted.has(job) || this.released.has(job)) continue
+        taken.set(v.id, (taken.get(v.id) ?? 0) + 1)
+      }
+    }
+    return taken
+  }
+
   /** This node is no longer master: hand every queued job back, forget grants. */
   reset (): void {
     const queued = this.queue.splice(0)
@@ -111,8 +146,7 @@ export class Scheduler {
   /** Try to place queued jobs; call whenever load or membership changes. */
   pump (): void {
     const views = [...this.views()].filter((v) => v.up)
-    const taken = new Map<string, number>()
-    for (const w of this.granted.values()) taken.set(w, (taken.get(w) ?? 0) + 1)
+    const taken = this.busy(views)
 
     for (let i = 0; i < this.queue.length;) {
       const item = this.queue[i]!
@@ -135,6 +169,8 @@ export class Scheduler {
     })
   }
 }
+
+export const RELEASE_MEMORY_MS = 3000
 
 /** Admission, then the least loaded node (fewest busy slots, then CPU). */
 function pickBest (capable: NodeView[], taken: Map<string, number>): NodeView | undefined {

@@ -80,7 +80,11 @@ export type ClientRequest = z.infer<typeof clientRequestSchema>
 
 /** Entry → client on /meshrun/job: progress events, then exactly one result. */
 export const jobEventSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('accepted'), id, entry: peerId, attached: z.boolean() }),
+  z.object({
+    t: z.literal('accepted'), id, entry: peerId, attached: z.boolean(),
+    /** Other live nodes (multiaddrs): where the client goes if this entry dies. */
+    peers: z.array(z.string().max(512)).max(64).optional(),
+  }),
   z.object({ t: z.literal('queued'), position: count }),
   z.object({ t: z.literal('started'), stage, node: peerId }),
   z.object({ t: z.literal('output'), stage, stream, data: z.string() }),

@@ -1,0 +1,60 @@
+/**
+ * `/metrics` in Prometheus format (prom-client, one registry per gateway,
+ * every name prefixed `meshrun_`). Job counts and durations are those of the
+ * jobs submitted to this node; gauges read the node's state at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { VERSION } from '../protocols.ts'
+import type { GatewayNode } from './types.ts'
+
+const SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+
+export interface Metrics {
+  registry: Registry
+  stop: () => void
+}
+
+export function createMetrics (node: GatewayNode): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'meshrun_' })
+  const r = [registry]
+
+  const accepted = new Counter({ name: 'meshrun_jobs_accepted_total', help: 'Jobs submitted to this node', labelNames: ['language'], registers: r })
+  const finished = new Counter({ name: 'meshrun_jobs_total', help: 'Jobs submitted to this node that finished, by result status', labelNames: ['status', 'language'], registers: r })
+  const duration = new Histogram({ name: 'meshrun_job_duration_seconds', help: 'Time from acceptance to result', labelNames: ['status', 'language'], buckets: SECONDS, registers: r })
+  const waited = new Histogram({ name: 'meshrun_job_queue_seconds', help: 'Time from acceptance to the first grant of a worker', labelNames: ['language'], buckets: SECONDS, registers: r })
+  const run = new Histogram({ name: 'meshrun_job_run_seconds', help: 'Wall time of the run stage', labelNames: ['language'], buckets: SECONDS, registers: r })
+
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers: r, collect () { this.set(read()) } })
+  }
+  gauge('meshrun_queue_length', 'Jobs waiting in the master\'s queue (0 on nodes that are not master)', () => node.scheduler.queueLength)
+  gauge('meshrun_jobs_running', 'Jobs running on this node', () => node.localStatus().running)
+  gauge('meshrun_jobs_waiting', 'Jobs submitted to this node still waiting for a worker', () => node.localStatus().queued)
+  gauge('meshrun_jobs_max', 'Jobs this node runs at once', () => node.localStatus().maxJobs)
+  gauge('meshrun_cluster_jobs_running', 'Jobs running on all live nodes', () => node.status().nodes.filter((n) => n.up).reduce((s, n) => s + n.running, 0))
+  gauge('meshrun_peers_up', 'Other nodes this node sees as up', () => node.status().nodes.filter((n) => n.up && n.id !== node.id).length)
+  gauge('meshrun_term', 'Current election term', () => node.election.term)
+  gauge('meshrun_is_master', '1 while this node is the master', () => (node.election.master === node.id ? 1 : 0))
+  gauge('meshrun_cpu_percent', 'CPU use of this machine', () => node.localStatus().cpu)
+  gauge('meshrun_memory_percent', 'Memory use of this machine', () => node.localStatus().mem)
+  new Counter({
+    name: 'meshrun_elections_total', help: 'Elections this node has seen complete', registers: r,
+    collect () { this.reset(); this.inc(node.election.elections) },
+  })
+  new Gauge({ name: 'meshrun_node_info', help: 'This node', labelNames: ['id', 'version'], registers: r }).set({ id: node.id, version: VERSION }, 1)
+
+  const off = node.events.on((e) => {
+    if (e.type !== 'job') return
+    if (e.state === 'accepted') accepted.inc({ language: e.language })
+    if (e.state !== 'done') return
+    const status = e.status ?? 'error'
+    finished.inc({ status, language: e.language })
+    const result = node.entry.get(e.id)?.result
+    if (result == null) return
+    duration.observe({ status, language: e.language }, result.totalMs / 1000)
+    waited.observe({ language: e.language }, result.queuedMs / 1000)
+    if (result.run !== null) run.observe({ language: e.language }, result.run.wallMs / 1000)
+  })
+  return { registry, stop: off }
+}

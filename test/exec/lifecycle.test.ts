@@ -1,0 +1,104 @@
+/**
+ * The executor's lifecycle: rejection before anything runs, abort, the
+ * missing-sandbox policy, and stop.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { SandboxUnavailableError, UnknownLanguageError, createExecutor } from '../../src/exec/index.ts'
+import type { Executor } from '../../src/exec/types.ts'
+import { cleanup, files, job, newExecutor, tempDir } from './helpers.ts'
+
+let ex: Executor
+beforeAll(async () => { ex = await newExecutor({ slots: 1, limits: { job: { maxSourceBytes: 1000 } } }) })
+afterAll(cleanup)
+
+describe('rejected before anything runs', () => {
+  test.each([
+    ['a bad file name', job('python', files(['../evil.py', 'print(1)']))],
+    ['an absolute file name', job('python', files(['/tmp/x.py', 'print(1)']))],
+    ['duplicate file names', job('python', files(['a.py', ''], ['a.py', '']))],
+    ['an oversized source', job('python', files(['a.py', '#'.repeat(1001)]))],
+    ['an unknown language', job('cobol', files(['a.cob', 'x']))],
+    ['a C job without a .c file', job('c', files(['util.h', 'int x;']))],
+  ])('%s', async (_what, spec) => {
+    const r = await ex.run(spec)
+    expect(r.status).toBe('rejected')
+    expect(r.message).toBeTruthy()
+    expect(r.compile).toBeNull()
+    expect(r.run).toBeNull()
+  })
+
+  test('a language excluded by langs is rejected, others run', async () => {
+    const only = await newExecutor({ langs: ['py', 'calc'] })
+    expect(only.languages.map((l) => l.name)).toEqual(['python', 'calc'])
+    const r = await only.run(job('c', 'int main(void) { return 0; }'))
+    expect(r.status).toBe('rejected')
+    expect(r.message).toMatch(/not available/)
+    expect((await only.run(job('python', 'print(2)'))).run!.stdout).toBe('2\n')
+  })
+
+  test('an unknown language in langs fails start-up', async () => {
+    await expect(createExecutor({ dataDir: await tempDir(), slots: 1, langs: ['python', 'klingon'] })).rejects.toThrow(UnknownLanguageError)
+  })
+})
+
+describe('abort', () => {
+  test('aborting a running job kills it at once', async () => {
+    const ac = new AbortController()
+    const t0 = Date.now()
+    const running = ex.run(job('python', 'import time\ntime.sleep(30)', { limits: { timeMs: 3000 } }), {
+      signal: ac.signal,
+      onStage: (s) => { if (s === 'run') setTimeout(() => { ac.abort() }, 200) },
+    })
+    const r = await running
+    expect(r.status).toBe('error')
+    expect(r.message).toBe('cancelled')
+    expect(Date.now() - t0).toBeLessThan(2500)
+    expect((await ex.run(job('python', 'print("next")'))).run!.stdout).toBe('next\n')
+  })
+
+  test('a job aborted while waiting for a slot never starts', async () => {
+    const busy = ex.run(job('python', 'import time\ntime.sleep(0.5)'))
+    const ac = new AbortController()
+    const stages: string[] = []
+    const waiting = ex.run(job('python', 'print(1)'), { signal: ac.signal, onStage: (s) => stages.push(s) })
+    ac.abort()
+    expect((await waiting).status).toBe('error')
+    expect(stages).toEqual([])
+    expect((await busy).status).toBe('ok')
+  })
+})
+
+describe('no sandbox', () => {
+  test('without bubblewrap, start-up refuses unless allowed', async () => {
+    await expect(createExecutor({ dataDir: await tempDir(), slots: 1, bwrapPath: '/nonexistent/bwrap' })).rejects.toThrow(SandboxUnavailableError)
+  })
+
+  test('allowed without bubblewrap, it runs and says so loudly', async () => {
+    const bare = await newExecutor({ slots: 1, bwrapPath: '/nonexistent/bwrap', allowUnsandboxed: true, langs: ['python'] })
+    expect(bare.sandbox.kind).toBe('none')
+    expect(bare.sandbox.warnings.join(' ')).toMatch(/UNSANDBOXED/)
+    const r = await bare.run(job('python', 'import os\nprint(os.getcwd() != "/box", os.getuid() != 0)'))
+    expect(r.status).toBe('ok')
+    expect(r.run!.stdout).toBe('True True\n')
+    const slow = await bare.run(job('python', 'import time\ntime.sleep(10)', { limits: { timeMs: 300 } }))
+    expect(slow.status).toBe('time_limit')
+  })
+})
+
+describe('stop', () => {
+  test('stop kills running jobs and later jobs get an error', async () => {
+    const own = await newExecutor({ slots: 1, langs: ['python'] })
+    const running = own.run(job('python', 'import time\ntime.sleep(30)'))
+    await new Promise((res) => setTimeout(res, 300))
+    await own.stop()
+    const r = await running
+    expect(r.status).toBe('error')
+    expect(r.message).toMatch(/stopped/)
+    expect((await own.run(job('python', 'print(1)'))).status).toBe('error')
+  })
+
+  test('the sandbox describes what it enforces', () => {
+    expect(ex.sandbox.kind).toBe('bubblewrap')
+    expect(ex.sandbox.enforced).toEqual(expect.arrayContaining(['uid per job slot', 'cgroup memory', 'rlimit nproc']))
+  })
+})
