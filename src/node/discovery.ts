@@ -41,8 +41,10 @@ export class Discovery {
     this.init = init
   }
 
+  /** Call before the host starts, so that the first answers are heard. */
   start (): void {
     this.init.host.addEventListener('peer:discovery', this.onDiscovery)
+    this.init.host.services.mdns?.addEventListener('peer', this.onDiscovery)
     this.timer = setInterval(() => { this.redial() }, this.init.redialMs ?? 1000)
     this.redial()
   }
@@ -50,6 +52,7 @@ export class Discovery {
   stop (): void {
     clearInterval(this.timer)
     this.init.host.removeEventListener('peer:discovery', this.onDiscovery)
+    this.init.host.services.mdns?.removeEventListener('peer', this.onDiscovery)
   }
 
   /** A peer we heard of (gossip, election): connect if not connected yet. */

@@ -11,7 +11,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 
 export interface HostInit {
   privateKey?: PrivateKey
@@ -22,10 +22,14 @@ export interface HostInit {
   mdnsTag?: string
 }
 
-export type Host = Libp2p<{ pubsub?: GossipSub }>
+export type Host = Libp2p<{ pubsub?: GossipSub, mdns?: PeerDiscovery }>
 
 export async function createHost (init: HostInit): Promise<Host> {
   const services: Record<string, any> = { identify: identify(), ping: ping() }
+  // Under services (not peerDiscovery) so that its own event fires on every
+  // mDNS answer: libp2p's peer:discovery fires once per peer per process, and
+  // a peer that went away and came back must be dialled again.
+  if (init.mdnsTag !== undefined) services.mdns = mdns({ serviceTag: init.mdnsTag, interval: 2000 })
   if (init.gossip === true) {
     services.pubsub = gossipsub({
       allowPublishToZeroTopicPeers: true,
@@ -42,7 +46,6 @@ export async function createHost (init: HostInit): Promise<Host> {
     // yamux kills a connection on which more than 10 streams open before the
     // first is acknowledged: a client submitting many jobs at once does that.
     streamMuxers: [yamux({ maxEarlyStreams: 1000, maxInboundStreams: 10_000, maxOutboundStreams: 10_000 })],
-    peerDiscovery: init.mdnsTag === undefined ? [] : [mdns({ serviceTag: init.mdnsTag, interval: 2000 })],
     connectionManager: {
       addressDialTimeout: 3000,
       // libp2p's default lets one host open 5 connections a second: a lab or

@@ -215,10 +215,10 @@ export class MeshNode {
       this.membership.onDisconnect(id)
       this.election.peerDown(id)
     })
+    this.discovery.start()
     await h.start()
     await this.election.start()
     this.gossip.start()
-    this.discovery.start()
     const reportMs = this.init.reportIntervalMs ?? 500
     this.sweeper = setInterval(() => { this.membership.sweep(Date.now()) }, Math.max(50, reportMs / 2))
     // Resume what an earlier run of this node accepted and did not finish.

@@ -3,6 +3,9 @@
  * missing-sandbox policy, and stop.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { execFile } from 'node:child_process'
+import { chmod, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { SandboxUnavailableError, UnknownLanguageError, createExecutor } from '../../src/exec/index.ts'
 import type { Executor } from '../../src/exec/types.ts'
 import { cleanup, files, job, newExecutor, tempDir } from './helpers.ts'
@@ -37,7 +40,9 @@ describe('rejected before anything runs', () => {
   })
 
   test('an unknown language in langs fails start-up', async () => {
-    await expect(createExecutor({ dataDir: await tempDir(), slots: 1, langs: ['python', 'klingon'] })).rejects.toThrow(UnknownLanguageError)
+    const err = await createExecutor({ dataDir: await tempDir(), slots: 1, langs: ['python', 'klingon'] }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UnknownLanguageError)
+    expect((err as Error).name).toBe('UnknownLanguageError')
   })
 })
 
@@ -70,7 +75,10 @@ describe('abort', () => {
 
 describe('no sandbox', () => {
   test('without bubblewrap, start-up refuses unless allowed', async () => {
-    await expect(createExecutor({ dataDir: await tempDir(), slots: 1, bwrapPath: '/nonexistent/bwrap' })).rejects.toThrow(SandboxUnavailableError)
+    const err = await createExecutor({ dataDir: await tempDir(), slots: 1, bwrapPath: '/nonexistent/bwrap' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SandboxUnavailableError)
+    expect((err as Error).name).toBe('SandboxUnavailableError')
+    expect((err as Error).message).toMatch(/bubblewrap/)
   })
 
   test('allowed without bubblewrap, it runs and says so loudly', async () => {
@@ -82,6 +90,32 @@ describe('no sandbox', () => {
     expect(r.run!.stdout).toBe('True True\n')
     const slow = await bare.run(job('python', 'import time\ntime.sleep(10)', { limits: { timeMs: 300 } }))
     expect(slow.status).toBe('time_limit')
+  })
+})
+
+describe('not root', () => {
+  test.skipIf(process.getuid?.() !== 0)('without root it runs jobs as the node\'s uid and says what it cannot enforce', async () => {
+    const dir = await tempDir()
+    await chmod(dir, 0o777)
+    const script = join(dir, 'nonroot.ts')
+    await writeFile(script, [
+      `import { createExecutor } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'src', 'exec', 'index.ts'))}`,
+      `const ex = await createExecutor({ dataDir: ${JSON.stringify(join(dir, 'data'))}, slots: 1, langs: ['python'] })`,
+      `const r = await ex.run({ id: 'x', language: 'python', files: [{ name: 'a.py', content: 'import os\\nprint(os.getuid())' }], stdin: '', args: [] })`,
+      'await ex.stop()',
+      'console.log(JSON.stringify({ sandbox: ex.sandbox, status: r.status, stdout: r.run?.stdout }))',
+    ].join('\n'))
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, script], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } }, (err, stdout, stderr) => {
+        if (err !== null) reject(new Error(`${err.message}\n${stderr}`))
+        else resolve(stdout)
+      })
+    })
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { sandbox: { kind: string; warnings: string[] }; status: string; stdout: string }
+    expect(r.status).toBe('ok')
+    expect(r.stdout).toBe('65534\n')
+    expect(r.sandbox.kind).toBe('bubblewrap')
+    expect(r.sandbox.warnings.join(' ')).toMatch(/not running as root/)
   })
 })
 

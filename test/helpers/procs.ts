@@ -123,3 +123,23 @@ export async function waitFor<T> (check: () => Promise<T | undefined>, timeoutMs
     await new Promise((r) => setTimeout(r, everyMs))
   }
 }
+
+/** A TCP port that was free a moment ago, for a node that must come back on the same port. */
+export async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise((resolvePort, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => { resolvePort(port) })
+    })
+  })
+}
+
+/** The HTTP gateway's URL of a node started with --http (from its "http URL" line). */
+export function httpUrl (node: NodeProc): string {
+  const line = node.output.join('').split('\n').find((l) => l.startsWith('http '))
+  if (line === undefined) throw new Error('the node printed no "http" line: was it started with --http?')
+  return line.slice(5).trim()
+}

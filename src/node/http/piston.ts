@@ -147,13 +147,15 @@ function nameFiles (lang: Language, files: SourceFile[]): SourceFile[] {
 }
 
 const signalNumber = (name: string): number | undefined => (constants.signals as Record<string, number>)[name]
+/** Linux names some signals twice; Piston uses the usual name. */
+const SIGNAL_ALIASES: Record<string, string> = { SIGIOT: 'SIGABRT', SIGPOLL: 'SIGIO', SIGCLD: 'SIGCHLD', SIGUNUSED: 'SIGSYS' }
 
 /** One stage in Piston's shape; `events` is the stage's output in the order it was written, when known. */
 export function pistonStage (r: StageResult, interleaved?: string): PistonStage {
   const combined = interleaved ?? r.stdout + r.stderr
   let status: PistonStage['status'] = null
   let message: string | null = null
-  let signal = r.signal
+  let signal = r.signal === null ? null : SIGNAL_ALIASES[r.signal] ?? r.signal
   if (r.limit === 'cpu' || r.limit === 'wall') {
     status = 'TO'
     message = r.limit === 'cpu' ? 'Time limit exceeded' : 'Time limit exceeded (wall clock)'
@@ -166,10 +168,10 @@ export function pistonStage (r: StageResult, interleaved?: string): PistonStage 
   } else if (r.limit === 'memory') {
     status = 'SG'
     message = 'Memory limit exceeded'
-    signal = r.signal ?? 'SIGKILL'
-  } else if (r.signal !== null) {
+    signal ??= 'SIGKILL'
+  } else if (signal !== null) {
     status = 'SG'
-    message = `Caught fatal signal ${signalNumber(r.signal) ?? r.signal}`
+    message = `Caught fatal signal ${signalNumber(signal) ?? signal}`
   } else if (r.code !== 0) {
     status = 'RE'
     message = `Exited with error status ${r.code ?? 'unknown'}`
