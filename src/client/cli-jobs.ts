@@ -6,9 +6,10 @@
 import type { Status } from '../node/schemas.ts'
 import type { JobSummary } from '../node/http/jobs.ts'
 import { MeshClient } from './client.ts'
+import { pskFrom } from './key.ts'
 import { duration, short, table } from './format.ts'
 
-export interface JobsFlags { node: string, http?: string, token?: string, json?: boolean }
+export interface JobsFlags { node: string, http?: string, token?: string, json?: boolean, key?: string }
 
 export interface ClusterJob { id: string, language: string, stage: 'queued' | 'compile' | 'run', node: string, elapsedMs: number }
 
@@ -18,7 +19,7 @@ export async function jobsCommand (flags: JobsFlags): Promise<number> {
     process.stdout.write(flags.json === true ? JSON.stringify(jobs, null, 2) + '\n' : formatRecentJobs(jobs))
     return 0
   }
-  const { jobs, unreachable } = await clusterJobs(flags.node)
+  const { jobs, unreachable } = await clusterJobs(flags.node, (await pskFrom(flags.key)).psk)
   if (flags.json === true) {
     process.stdout.write(JSON.stringify({ jobs, unreachable }, null, 2) + '\n')
   } else {
@@ -28,8 +29,8 @@ export async function jobsCommand (flags: JobsFlags): Promise<number> {
   return 0
 }
 
-async function statusOf (addr: string): Promise<Status> {
-  const client = await MeshClient.connect({ node: addr, dialTimeoutMs: 3000 })
+async function statusOf (addr: string, psk?: Uint8Array): Promise<Status> {
+  const client = await MeshClient.connect({ node: addr, dialTimeoutMs: 3000, ...(psk === undefined ? {} : { psk }) })
   try {
     return await client.status()
   } finally {
@@ -38,15 +39,15 @@ async function statusOf (addr: string): Promise<Status> {
 }
 
 /** Asks `node` for the cluster, then every other live node for its jobs. */
-export async function clusterJobs (node: string): Promise<{ jobs: ClusterJob[], unreachable: string[] }> {
-  const first = await statusOf(node)
+export async function clusterJobs (node: string, psk?: Uint8Array): Promise<{ jobs: ClusterJob[], unreachable: string[] }> {
+  const first = await statusOf(node, psk)
   const others = first.nodes.filter((n) => n.up && n.id !== first.self && n.addrs.length > 0)
   const unreachable: string[] = []
   const statuses = [first]
   await Promise.all(others.map(async (n) => {
     for (const addr of n.addrs) {
       try {
-        statuses.push(await statusOf(addr.includes('/p2p/') ? addr : `${addr}/p2p/${n.id}`))
+        statuses.push(await statusOf(addr.includes('/p2p/') ? addr : `${addr}/p2p/${n.id}`, psk))
         return
       } catch {}
     }

@@ -1,6 +1,7 @@
 /** `meshrun node`: start a node and keep it running until SIGINT/SIGTERM. */
 import { MeshNode, DEFAULT_PORT, parsePeers } from '../node/node.ts'
 import { parseNodeAddr } from './addr.ts'
+import { pskFrom } from './key.ts'
 import { createLogger } from '../node/log.ts'
 import { UsageError } from './errors.ts'
 import { startGateway, type Gateway } from '../node/http/index.ts'
@@ -19,6 +20,7 @@ export interface NodeFlags {
   peer?: string[]
   mdns?: boolean
   unsandboxed?: boolean
+  key?: string
   http?: string
   httpHost?: string
   httpToken?: string
@@ -42,6 +44,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     peers: parsePeers(flags.peer ?? [], parseNodeAddr),
     mdns: flags.mdns !== false,
     allowUnsandboxed: flags.unsandboxed === true,
+    ...await pskFrom(flags.key),
     log,
   })
   await node.start()
@@ -63,6 +66,9 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
   if (gateway !== undefined) process.stdout.write(`http ${gateway.url}\n`)
   process.stdout.write('ready\n')
   for (const w of status.sandbox.warnings) log.warn(w)
+  if (flags.key === undefined && process.env.MESHRUN_KEY_FILE === undefined) {
+    log.warn('no cluster key: listening on loopback only. To open the cluster to the LAN safely: `meshrun keygen ~/.meshrun/cluster.key`, copy the file to every machine, and start every node (and client) with `--key ~/.meshrun/cluster.key` — it then listens on all interfaces and only key holders can connect.')
+  }
   log.info(`node ${node.id} ready, max ${status.maxJobs} jobs at once`)
 
   await new Promise<void>((resolve) => {

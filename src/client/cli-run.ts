@@ -6,6 +6,7 @@ import { languageForFile } from '../exec/languages.ts'
 import type { JobSpec, SourceFile } from '../exec/types.ts'
 import type { JobEvent, JobResult } from '../node/schemas.ts'
 import { MeshClient } from './client.ts'
+import { pskFrom } from './key.ts'
 import { Spinner } from './spinner.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { UsageError, describeError } from './errors.ts'
@@ -20,11 +21,12 @@ export interface RunFlags {
   memoryLimit?: string
   id?: string
   json?: boolean
+  key?: string
 }
 
 export async function runCommand (paths: string[], flags: RunFlags): Promise<number> {
   const job = await buildJob(paths, flags)
-  const client = await MeshClient.connect({ node: flags.node })
+  const client = await MeshClient.connect({ node: flags.node, ...await pskFrom(flags.key) })
   const tty = flags.json !== true && process.stderr.isTTY
   const spinner = tty ? new Spinner(process.stderr) : undefined
   const streamed = { compile: false, run: false }

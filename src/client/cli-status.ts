@@ -1,9 +1,10 @@
 /** `meshrun status`: the cluster as one node sees it, and that node in detail. */
 import type { Status } from '../node/schemas.ts'
 import { MeshClient } from './client.ts'
+import { pskFrom } from './key.ts'
 
-export async function statusCommand (flags: { node: string, json?: boolean }): Promise<number> {
-  const client = await MeshClient.connect({ node: flags.node })
+export async function statusCommand (flags: { node: string, json?: boolean, key?: string }): Promise<number> {
+  const client = await MeshClient.connect({ node: flags.node, ...await pskFrom(flags.key) })
   let status: Status
   try {
     status = await client.status()

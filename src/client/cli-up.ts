@@ -15,6 +15,7 @@ export interface UpFlags {
   maxJobs?: string
   cluster?: string
   dataRoot?: string
+  key?: string
 }
 
 const COLORS = [36, 33, 35, 32, 34, 31]
@@ -42,6 +43,7 @@ export async function upCommand (flags: UpFlags): Promise<number> {
     if (flags.maxJobs !== undefined) args.push('--max-jobs', flags.maxJobs)
     if (flags.cluster !== undefined) args.push('--cluster', flags.cluster)
     if (flags.dataRoot !== undefined) args.push('--data', join(flags.dataRoot, `node-${p}`))
+    if (flags.key !== undefined) args.push('--key', flags.key)
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     children.push(child)
     const tag = `\x1b[${COLORS[i % COLORS.length]}m[node ${p}]\x1b[0m `

@@ -6,16 +6,20 @@
  */
 import type { Status } from '../node/schemas.ts'
 import { MeshClient } from './client.ts'
-import { bar, clock, duration, short, table } from './format.ts'
+import { pskFrom } from './key.ts'
+import { bar, clip, clock, duration, hostPort, short, table } from './format.ts'
 import { UsageError } from './errors.ts'
 
-export interface WatchFlags { node: string, interval?: string, count?: string }
+export interface WatchFlags { node: string, interval?: string, count?: string, key?: string }
 
 interface Change { at: number, text: string }
 
 /** What changed between two views of the cluster, as lines for the log. */
 export function changes (before: Status | undefined, after: Status): string[] {
-  if (before === undefined) return [`watching ${short(after.self)}: master ${short(after.master)}, term ${after.term}, ${after.nodes.filter((n) => n.up).length} nodes up`]
+  if (before === undefined) {
+    const up = after.nodes.filter((n) => n.up).length
+    return [`watching ${short(after.self)}: master ${short(after.master)}, term ${after.term}, ${up} node${up === 1 ? '' : 's'} up`]
+  }
   const out: string[] = []
   if (after.master !== before.master || after.term !== before.term) {
     out.push(after.master === null ? `term ${after.term}: no master (election running)` : `term ${after.term}: master is ${short(after.master)}${before.master !== null && before.master !== after.master ? ` (was ${short(before.master)})` : ''}`)
@@ -35,7 +39,7 @@ export function changes (before: Status | undefined, after: Status): string[] {
 export function renderWatch (s: Status, via: string, log: readonly Change[], width = 100): string {
   const up = s.nodes.filter((n) => n.up)
   const lines = [
-    `\x1b[1mmeshrun\x1b[0m  cluster ${s.cluster}  ·  master ${s.master === null ? '(electing)' : short(s.master)}  ·  term ${s.term}  ·  ${up.length}/${s.nodes.length} nodes up  ·  via ${via}  ·  ${clock(Date.now())}`,
+    `\x1b[1mmeshrun\x1b[0m  cluster ${s.cluster}  ·  master ${s.master === null ? '(electing)' : short(s.master)}  ·  term ${s.term}  ·  ${up.length}/${s.nodes.length} nodes up  ·  via ${hostPort(via)}  ·  ${clock(Date.now())}`,
     '',
     table(['', 'NODE', 'ROLE', 'CPU', '', 'MEM', '', 'JOBS', 'LANGUAGES'], s.nodes.map((n) => [
       n.role === 'master' && n.up ? '\x1b[33m★\x1b[0m' : n.id === s.self ? '*' : ' ',
@@ -52,7 +56,7 @@ export function renderWatch (s: Status, via: string, log: readonly Change[], wid
     ? `no jobs on ${short(s.self)}`
     : table(['JOB', 'LANGUAGE', 'STAGE', 'ELAPSED'], jobs.map((j) => [j.id, j.language, j.stage, duration(j.elapsedMs)])))
   lines.push('', '\x1b[2mevents\x1b[0m', ...log.slice(-8).reverse().map((c) => `${clock(c.at)}  ${c.text}`))
-  return lines.map((l) => l.length > width * 2 ? l.slice(0, width * 2) : l).join('\n') + '\n'
+  return lines.join('\n').split('\n').map((l) => clip(l, width)).join('\n') + '\n'
 }
 
 export async function watchCommand (flags: WatchFlags): Promise<number> {
@@ -67,6 +71,7 @@ export async function watchCommand (flags: WatchFlags): Promise<number> {
   process.once('SIGTERM', stop)
   if (tty) out.write('\x1b[?1049h\x1b[?25l')
 
+  const key = await pskFrom(flags.key)
   const known = [flags.node]
   let at = 0
   let client: MeshClient | undefined
@@ -77,13 +82,13 @@ export async function watchCommand (flags: WatchFlags): Promise<number> {
       const via = known[at]!
       let status: Status | undefined
       try {
-        client ??= await MeshClient.connect({ node: via, dialTimeoutMs: 2000 })
+        client ??= await MeshClient.connect({ node: via, dialTimeoutMs: 2000, ...key })
         status = await client.status()
       } catch (err) {
         await client?.close().catch(() => {})
         client = undefined
         const next = (at + 1) % known.length
-        log.push({ at: Date.now(), text: `${via} did not answer${next === at ? '' : `; trying ${known[next]}`}` })
+        log.push({ at: Date.now(), text: `${hostPort(via)} did not answer${next === at ? '' : `; trying ${hostPort(known[next]!)}`}` })
         at = next
       }
       if (status !== undefined) {

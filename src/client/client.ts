@@ -30,6 +30,8 @@ export interface ClientInit {
   dialTimeoutMs?: number
   /** How long to keep trying other nodes after the one in use fails (default 60 s; 0: no failover). */
   failoverMs?: number
+  /** The cluster's pre-shared key, when the cluster has one. */
+  psk?: Uint8Array
 }
 
 export interface RunOptions {
@@ -66,7 +68,7 @@ export class MeshClient {
 
   static async connect (init: ClientInit): Promise<MeshClient> {
     const addr = parseNodeAddr(init.node)
-    const host = await createHost({ listen: [] })
+    const host = await createHost({ listen: [], ...(init.psk === undefined ? {} : { psk: init.psk }) })
     await host.start()
     return new MeshClient(host, addr, init)
   }
@@ -89,7 +91,7 @@ export class MeshClient {
       }
       return await this.host.dialProtocol(target.peer, protocol, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
     } catch (err: any) {
-      throw new ConnectError(`cannot reach node ${target.addr.toString()}: ${err?.message ?? String(err)}`)
+      throw new ConnectError(describeConnectError(target.addr.toString(), err))
     }
   }
 
@@ -196,4 +198,17 @@ export class MeshClient {
       await ch.close()
     }
   }
+}
+
+/**
+ * A node that refuses the handshake looks like a timeout or an encryption
+ * failure; libp2p has no "wrong key" error, so say what it most likely is.
+ */
+function describeConnectError (addr: string, err: any): string {
+  const text = String(err?.message ?? err)
+  const all = [text, ...(Array.isArray(err?.errors) ? err.errors.map((e: any) => String(e?.message ?? e)) : [])].join(' ')
+  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EADDRNOTAVAIL/.test(all)) return `cannot reach node ${addr}: nothing is listening there (${text})`
+  // Something listens, but the handshake failed: a node of a keyed cluster
+  // answers a client without (or with another) key with noise or silence.
+  return `cannot reach node ${addr}: the connection failed during the handshake — wrong or missing cluster key? (give the cluster's key with --key FILE or MESHRUN_KEY_FILE) (${text})`
 }

@@ -29,3 +29,24 @@ export function bar (pct: number, width = 10): string {
 export function clock (t: number): string {
   return new Date(t).toTimeString().slice(0, 8)
 }
+
+/** A line cut to `width` visible characters (colour codes kept, not counted). */
+export function clip (line: string, width: number): string {
+  let out = ''
+  let seen = 0
+  for (let i = 0; i < line.length; i++) {
+    const esc = /^\x1b\[[0-9;]*m/.exec(line.slice(i, i + 16))
+    if (esc !== null) { out += esc[0]; i += esc[0].length - 1; continue }
+    if (seen >= width) continue
+    out += line[i]
+    seen++
+  }
+  return out
+}
+
+/** `/ip4/127.0.0.1/tcp/7700/p2p/…` as `127.0.0.1:7700`; anything else as it is. */
+export function hostPort (addr: string): string {
+  const m = /^\/(?:ip4|dns|dns4)\/([^/]+)\/tcp\/(\d+)/.exec(addr) ?? /^\/ip6\/([^/]+)\/tcp\/(\d+)/.exec(addr)
+  if (m === null) return addr
+  return addr.startsWith('/ip6/') ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`
+}

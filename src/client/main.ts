@@ -2,16 +2,13 @@
 import { Command, Option } from 'commander'
 import { VERSION } from '../node/protocols.ts'
 import { defaultNode } from './addr.ts'
-import { runCommand } from './cli-run.ts'
-import { nodeCommand } from './cli-node.ts'
-import { statusCommand } from './cli-status.ts'
-import { upCommand } from './cli-up.ts'
-import { jobsCommand } from './cli-jobs.ts'
-import { watchCommand } from './cli-watch.ts'
 import { EXIT } from './exit-codes.ts'
 import { UsageError, describeError } from './errors.ts'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
+const KEY_HELP = 'the cluster\'s key file (default $MESHRUN_KEY_FILE)'
+
+// Commands load their modules when run: `meshrun run` need not load the node.
 
 const program = new Command('meshrun')
   .description('A peer-to-peer cluster that compiles and runs programs')
@@ -36,7 +33,8 @@ program.command('node')
   .option('--http-token <token>', 'bearer token every HTTP request must carry (default $MESHRUN_HTTP_TOKEN)')
   .option('--http-body-limit <size>', 'largest HTTP request body, in bytes or with k/m (default 8m)')
   .addOption(new Option('--unsandboxed', 'run jobs without bubblewrap when it is missing (DANGEROUS)').hideHelp())
-  .action(async (opts) => { process.exitCode = await nodeCommand(opts) })
+  .option('--key <file>', `${KEY_HELP}; without one the node listens on loopback only`)
+  .action(async (opts) => { process.exitCode = await (await import('./cli-node.ts')).nodeCommand(opts) })
 
 program.command('run')
   .description('run a program on the cluster and stream its output')
@@ -50,13 +48,15 @@ program.command('run')
   .option('--memory-limit <mb>', 'memory limit in MiB (may only lower the node\'s)')
   .option('--id <id>', 'job id (re-submitting an id attaches to that job)')
   .option('--json', 'print one JSON result object instead of streaming')
-  .action(async (files: string[], opts) => { process.exitCode = await runCommand(files, opts) })
+  .option('--key <file>', KEY_HELP)
+  .action(async (files: string[], opts) => { process.exitCode = await (await import('./cli-run.ts')).runCommand(files, opts) })
 
 program.command('status')
   .description('show a node\'s view: peer id, languages, load, jobs')
   .option('--node <addr>', 'node to ask: HOST:PORT or a multiaddr', defaultNode())
   .option('--json', 'print JSON')
-  .action(async (opts) => { process.exitCode = await statusCommand(opts) })
+  .option('--key <file>', KEY_HELP)
+  .action(async (opts) => { process.exitCode = await (await import('./cli-status.ts')).statusCommand(opts) })
 
 program.command('jobs')
   .description('list the jobs running and waiting in the cluster (or, with --http, a node\'s recent jobs)')
@@ -64,14 +64,16 @@ program.command('jobs')
   .option('--http <url>', 'ask this node\'s HTTP gateway instead: recent jobs with their results')
   .option('--token <token>', 'bearer token for --http (default $MESHRUN_HTTP_TOKEN)')
   .option('--json', 'print JSON')
-  .action(async (opts) => { process.exitCode = await jobsCommand(opts) })
+  .option('--key <file>', KEY_HELP)
+  .action(async (opts) => { process.exitCode = await (await import('./cli-jobs.ts')).jobsCommand(opts) })
 
 program.command('watch')
   .description('a live view of the cluster in the terminal (Ctrl-C to stop)')
   .option('--node <addr>', 'node to ask: HOST:PORT or a multiaddr', defaultNode())
   .option('--interval <ms>', 'refresh period', '1000')
   .option('--count <n>', 'draw this many frames, then stop')
-  .action(async (opts) => { process.exitCode = await watchCommand(opts) })
+  .option('--key <file>', KEY_HELP)
+  .action(async (opts) => { process.exitCode = await (await import('./cli-watch.ts')).watchCommand(opts) })
 
 program.command('up')
   .description('start a local cluster of N nodes on consecutive ports (Ctrl-C stops them)')
@@ -80,13 +82,25 @@ program.command('up')
   .option('--max-jobs <n>', 'jobs run at once on each node')
   .option('--cluster <name>', 'cluster name')
   .option('--data-root <dir>', 'parent of the nodes\' data dirs (default ~/.meshrun)')
-  .action(async (opts) => { process.exitCode = await upCommand(opts) })
+  .option('--key <file>', KEY_HELP)
+  .action(async (opts) => { process.exitCode = await (await import('./cli-up.ts')).upCommand(opts) })
+
+program.command('keygen')
+  .description('write a new cluster key (libp2p pre-shared key); give the same file to every node and client')
+  .argument('[file]', 'where to write it', '~/.meshrun/cluster.key')
+  .action(async (file: string) => {
+    const { writeClusterKey, DEFAULT_KEY_FILE } = await import('../node/cluster-key.ts')
+    const path = file === '~/.meshrun/cluster.key' ? DEFAULT_KEY_FILE : file
+    await writeClusterKey(path)
+    process.stdout.write(`wrote ${path}\nstart every node with --key ${path} (or MESHRUN_KEY_FILE=${path}); clients need it too\n`)
+  })
 
 try {
   await program.parseAsync(process.argv)
 } catch (err) {
   process.stderr.write(`meshrun: ${describeError(err)}\n`)
-  process.exitCode = err instanceof UsageError ? EXIT.usage : (err as Error)?.name === 'ConnectError' ? EXIT.unreachable : EXIT.error
+  const name = (err as Error)?.name
+  process.exitCode = err instanceof UsageError || name === 'ClusterKeyError' || name === 'OpenWithoutKeyError' ? EXIT.usage : name === 'ConnectError' ? EXIT.unreachable : EXIT.error
 }
 // Background timers of libp2p must not keep a finished command alive.
 if (process.argv[2] !== 'node' && process.argv[2] !== 'up') setImmediate(() => process.exit())

@@ -98,7 +98,7 @@ export class CompileCache {
     }
   }
 
-  /** Copies the entry's artefacts into `jobDir`, owned by `uid` (-1: unchanged). */
+  /** Copies the entry's artefacts into `jobDir` (directories owned by `uid`, -1: unchanged). */
   async restore (entry: CacheEntry, jobDir: string, uid: number): Promise<void> {
     const dirs = new Set<string>()
     for (const a of entry.artefacts) for (let d = dirname(a); d !== '.'; d = dirname(d)) dirs.add(d)
@@ -107,12 +107,7 @@ export class CompileCache {
       await mkdir(p, { recursive: true })
       if (uid >= 0) await chown(p, uid, uid)
     }
-    await Promise.all(entry.artefacts.map(async (a) => {
-      const to = join(jobDir, a)
-      await rm(to, { force: true })
-      await copyFile(join(entry.dir, 'files', a), to)
-      if (uid >= 0) await chown(to, uid, uid)
-    }))
+    await Promise.all(entry.artefacts.map((a) => copyFile(join(entry.dir, 'files', a), join(jobDir, a))))
   }
 
   /**

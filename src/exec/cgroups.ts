@@ -5,14 +5,13 @@
  * under RLIMIT_CPU). Groups live at `<controller mount>/meshrun/<uid>`; the
  * uid is claimed exclusively (uids.ts), so the group is ours.
  *
- * The sandbox's launcher shell, already running as the uid, joins the groups
- * by writing its pid to `cgroup.procs` (which is chowned to the uid) before
- * it execs bubblewrap, so every process of the job is inside from the start.
+ * The identity's zygote (zygote.ts) is moved into the groups once; every
+ * stage it starts is born there.
  *
  * The control files are tiny kernel files: they are read and written
  * synchronously (microseconds each, no disk).
  */
-import { chownSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -96,12 +95,9 @@ export class JobCgroup {
     return this.dirs[c] !== undefined
   }
 
-  /** Creates the groups (or adopts the ones a previous node left) and lets the uid join them. */
+  /** Creates the groups (or adopts the ones a previous node left). */
   create (): void {
-    for (const dir of Object.values(this.dirs)) {
-      mkdirSync(dir, { recursive: true })
-      chownSync(join(dir, 'cgroup.procs'), this.uid, this.uid)
-    }
+    for (const dir of Object.values(this.dirs)) mkdirSync(dir, { recursive: true })
     if (this.dirs.memory !== undefined) {
       this.oomKills = readKey(join(this.dirs.memory, 'memory.oom_control'), 'oom_kill')
       this.memLimit = readNumber(join(this.dirs.memory, 'memory.limit_in_bytes'))
@@ -110,9 +106,14 @@ export class JobCgroup {
     if (this.dirs.pids !== undefined) this.pidsMax = readKey(join(this.dirs.pids, 'pids.events'), 'max')
   }
 
-  /** The `cgroup.procs` files the launcher writes its pid to. */
+  /** The groups' `cgroup.procs` files. */
   procsFiles (): string[] {
     return Object.values(this.dirs).map((d) => join(d, 'cgroup.procs'))
+  }
+
+  /** Moves a process (with its threads) into every group. */
+  join (pid: number): void {
+    for (const f of this.procsFiles()) writeFileSync(f, String(pid))
   }
 
   /** Sets the stage's limits and resets the peak and CPU counters. */
@@ -169,15 +170,15 @@ export class JobCgroup {
     return d === undefined ? null : readNumber(join(d, 'pids.current'))
   }
 
-  /** SIGKILLs every process in the groups but `except`; returns how many there were. */
-  killAll (except?: number): number {
+  /** SIGKILLs every process in the groups but those in `except`; returns how many there were. */
+  killAll (except: Iterable<number> = []): number {
     const pids = new Set<number>()
     for (const d of Object.values(this.dirs)) {
       try {
         for (const l of readFileSync(join(d, 'cgroup.procs'), 'latin1').split('\n')) if (l !== '') pids.add(Number(l))
       } catch { /* group gone */ }
     }
-    pids.delete(except ?? 0)
+    for (const e of except) pids.delete(e)
     for (const pid of pids) {
       try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
     }

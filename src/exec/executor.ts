@@ -5,18 +5,20 @@
  */
 import { access, constants, mkdir, statfs } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { evaluateCalc } from './calc.ts'
+import { runCalc } from './calc-runner.ts'
 import { CompileCache } from './cache.ts'
-import { ExecutorStoppedError, InvalidLimitsError, JobCancelledError, SandboxSetupError, SandboxUnavailableError } from './errors.ts'
+import {
+  ExecutorStoppedError, InvalidJobError, InvalidLimitsError, JobCancelledError, LanguageUnavailableError, SandboxSetupError,
+  SandboxUnavailableError, UnknownLanguageError,
+} from './errors.ts'
 import { Identities, type Identity } from './identities.ts'
 import { compileSources, expandCommand, LANGUAGES, layoutFiles, resolveLanguage, type Language } from './languages.ts'
 import { resolveLimits, validateJob, type NodeLimits, type NodeLimitsInit } from './limits.ts'
 import { cacheable, compiled, describeEnd, limitOf, runStatus, toStageResult } from './outcome.ts'
 import { Pool } from './pool.ts'
-import { HelperRunner, LocalRunner, type SandboxRunner } from './runner.ts'
-import { describeSandbox, type SandboxConfig, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
+import { describeSandbox, stageScript, type SandboxConfig, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
 import { detectToolchains, topMost, type Toolchain } from './toolchains.ts'
-import type { ExecHooks, ExecResult, Executor, JobSpec, LanguageInfo, SandboxInfo, SourceFile, Stage, StageLimits, StageResult } from './types.ts'
+import type { ExecHooks, ExecResult, Executor, JobSpec, LanguageInfo, OutputStream, SandboxInfo, SourceFile, Stage, StageLimits, StageResult } from './types.ts'
 
 export interface ExecutorInit {
   /** The node's data dir: the compile cache lives in `<dataDir>/cache`. */
@@ -36,14 +38,15 @@ export interface ExecutorInit {
 }
 
 const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap']
+const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv']
 const MiB = 1024 * 1024
 const SANDBOX_PROCESSES = 2 // bwrap's monitor and the pid-1 shell
 const SHM_BYTES = 16 * MiB
 /** strerror texts of ENOSPC, EFBIG and EDQUOT as programs print them. */
 const DISK_ERRORS = /No space left on device|File too large|Disk quota exceeded|\bENOSPC\b|\bEFBIG\b/i
 
-async function findBwrap (path?: string): Promise<string | null> {
-  for (const p of path === undefined ? BWRAP_CANDIDATES : [path]) {
+async function findExecutable (candidates: readonly string[]): Promise<string | null> {
+  for (const p of candidates) {
     try { await access(p, constants.X_OK); return p } catch { /* next */ }
   }
   return null
@@ -92,7 +95,7 @@ class MeshExecutor implements Executor {
   private readonly missing: Map<string, string>
   private readonly limitsInit: NodeLimitsInit | undefined
   private readonly nodeLimits: NodeLimits
-  private readonly runner: SandboxRunner
+  private readonly config: SandboxConfig
   private readonly ids: Identities
   private readonly slots: Pool<number>
   private readonly cache: CompileCache
@@ -102,20 +105,18 @@ class MeshExecutor implements Executor {
 
   constructor (parts: {
     toolchains: Map<string, Toolchain>, missing: Map<string, string>, limitsInit: NodeLimitsInit | undefined, nodeLimits: NodeLimits,
-    sandboxConfig: SandboxConfig, runner: SandboxRunner, identities: Identities, slots: number, cache: CompileCache, warnings: string[],
+    sandboxConfig: SandboxConfig, identities: Identities, slots: number, cache: CompileCache, warnings: string[],
   }) {
     this.toolchains = parts.toolchains
     this.missing = parts.missing
     this.limitsInit = parts.limitsInit
     this.nodeLimits = parts.nodeLimits
-    this.runner = parts.runner
+    this.config = parts.sandboxConfig
     this.ids = parts.identities
     this.slots = new Pool(Array.from({ length: parts.slots }, (_, i) => i))
     this.cache = parts.cache
     const info = describeSandbox(parts.sandboxConfig)
-    // One array: a later fallback (see HelperRunner) still shows in it.
-    parts.warnings.push(...info.warnings)
-    this.sandbox = { ...info, warnings: parts.warnings }
+    this.sandbox = { ...info, warnings: [...parts.warnings, ...info.warnings] }
     this.languages = LANGUAGES.filter((l) => this.toolchains.has(l.name)).map((l) => ({
       name: l.name,
       version: this.toolchains.get(l.name)!.version,
@@ -132,22 +133,34 @@ class MeshExecutor implements Executor {
     return p
   }
 
-  private async runJob (job: JobSpec, hooks: ExecHooks): Promise<ExecResult> {
-    if (this.stopping !== null) return { status: 'error', message: 'executor stopped', compile: null, run: null }
+  /** Checks that this node can take the job; throws the reason (→ `rejected`). */
+  private admit (job: JobSpec): { lang: Language; tc: Toolchain } {
     const problem = validateJob(job, this.nodeLimits.job)
-    if (problem !== undefined) return rejected(problem)
+    if (problem !== undefined) throw new InvalidJobError(problem)
     const lang = resolveLanguage(job.language)
-    if (lang === undefined) return rejected(`unknown language '${job.language}' (known: ${LANGUAGES.map((l) => l.name).join(', ')})`)
+    if (lang === undefined) throw new UnknownLanguageError(`unknown language '${job.language}' (known: ${LANGUAGES.map((l) => l.name).join(', ')})`)
     const tc = this.toolchains.get(lang.name)
     if (tc === undefined) {
       const why = this.missing.get(lang.name)
-      return rejected(`language ${lang.name} is not available on this node${why === undefined ? ' (excluded by --langs)' : `: ${why}`}`)
+      throw new LanguageUnavailableError(`language ${lang.name} is not available on this node${why === undefined ? ' (excluded by --langs)' : `: ${why}`}`)
     }
     if (lang.compile !== undefined && lang.compile.checkOnly !== true && compileSources(lang, job.files).length === 0) {
-      return rejected(`a ${lang.name} job needs at least one ${lang.compile.sources.join('/')} file`)
+      throw new InvalidJobError(`a ${lang.name} job needs at least one ${lang.compile.sources.join('/')} file`)
     }
+    return { lang, tc }
+  }
+
+  private async runJob (job: JobSpec, hooks: ExecHooks): Promise<ExecResult> {
+    if (this.stopping !== null) return { status: 'error', message: new ExecutorStoppedError().message, compile: null, run: null }
+    let admitted: { lang: Language; tc: Toolchain }
+    try {
+      admitted = this.admit(job)
+    } catch (err) {
+      return rejected((err as Error).message)
+    }
+    const { lang, tc } = admitted
     const limits = resolveLimits(this.limitsInit, job.limits)
-    if (lang.inProcess === true) return this.runInProcess(job, limits, hooks)
+    if (lang.inProcess === true) return runCalc(job, limits.run, hooks)
     const files = layoutFiles(lang, job.files)
 
     const signal = hooks.signal === undefined ? this.stopper.signal : AbortSignal.any([hooks.signal, this.stopper.signal])
@@ -186,10 +199,9 @@ class MeshExecutor implements Executor {
       return { status: 'error', message, compile: state.compile, run: state.run }
     } finally {
       if (state.phase !== 'done') state.to('done')
-      if (id !== undefined) {
-        await id.workspace.clean().catch(() => {})
-        this.ids.recycle(id)
-      }
+      // Recycling removes the job dir, then checks that nothing of the job
+      // is left before the identity serves again (in the background).
+      if (id !== undefined) this.ids.recycle(id)
       if (slot !== undefined) this.slots.release(slot)
     }
   }
@@ -213,17 +225,22 @@ class MeshExecutor implements Executor {
 
   /** One sandboxed stage; turns an abort or a sandbox failure into an exception. */
   private async stage (stage: Stage, lang: Language, argv: string[], limits: StageLimits, stdin: string | null, id: Identity, hooks: ExecHooks, signal: AbortSignal): Promise<SandboxOutcome> {
-    const outcome = await this.runner.run({
-      argv,
+    const sandboxLimits = this.sandboxLimits(lang, limits)
+    const script = stageScript(this.config, {
       uid: id.uid,
-      cgroup: id.cgroup !== null,
       box: id.workspace.box,
       tmp: id.workspace.tmp,
-      limits: this.sandboxLimits(lang, limits),
+      stdinFile: stdin === null ? null : id.workspace.stdin,
+      limits: sandboxLimits,
+      argv,
+    })
+    const outcome = await id.zygote.run({
+      script,
       stdin,
-    }, {
+      limits: sandboxLimits,
+      bwrap: this.config.bwrap !== null,
       signal,
-      ...(hooks.onOutput === undefined ? {} : { onOutput: (stream, text) => { hooks.onOutput!(stage, stream, text) } }),
+      ...(hooks.onOutput === undefined ? {} : { onOutput: (stream: OutputStream, text: string) => { hooks.onOutput!(stage, stream, text) } }),
     })
     if (outcome.killedFor === 'abort') throw new JobCancelledError()
     if (outcome.setupFailed !== null) throw new SandboxSetupError(`sandbox failure in the ${stage} stage: ${outcome.setupFailed}`)
@@ -265,33 +282,10 @@ class MeshExecutor implements Executor {
     }
   }
 
-  /** calc runs in the node process: pure, bounded, no toolchain. */
-  private runInProcess (job: JobSpec, limits: NodeLimits, hooks: ExecHooks): ExecResult {
-    if (hooks.signal?.aborted === true) return { status: 'error', message: 'cancelled', compile: null, run: null }
-    const file = job.files[0]!
-    const source = file.encoding === 'base64' ? Buffer.from(file.content, 'base64').toString('utf8') : file.content
-    hooks.onStage?.('run')
-    const t0 = performance.now()
-    const r = evaluateCalc(source, job.stdin, { maxOutputBytes: limits.run.outputBytes, filename: file.name })
-    const wallMs = Math.round((performance.now() - t0) * 10) / 10
-    const outputLimit = r.code === 3 && /output limit exceeded/.test(r.stderr)
-    const stage: StageResult = {
-      stdout: r.stdout, stderr: r.stderr, code: r.code, signal: null, wallMs, cpuMs: wallMs, memoryKb: null,
-      limit: outputLimit ? 'output' : null, truncated: outputLimit,
-    }
-    if (r.stdout !== '') hooks.onOutput?.('run', 'stdout', r.stdout)
-    if (r.stderr !== '') hooks.onOutput?.('run', 'stderr', r.stderr)
-    if (r.code === 0) return { status: 'ok', compile: null, run: stage }
-    if (r.code === 1) return { status: 'compile_error', message: 'syntax error', compile: { ...stage, cached: false }, run: null }
-    if (outputLimit) return { status: 'output_limit', message: describeEnd(stage, limits.run), compile: null, run: stage }
-    return { status: 'runtime_error', message: `exit code ${r.code}`, compile: null, run: stage }
-  }
-
   stop (): Promise<void> {
     this.stopping ??= (async () => {
       this.stopper.abort()
       await Promise.allSettled([...this.active])
-      await this.runner.close()
       await this.ids.close(new ExecutorStoppedError())
     })()
     return this.stopping
@@ -309,10 +303,13 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
   if (!Number.isInteger(init.slots) || init.slots < 1) throw new InvalidLimitsError(`slots must be a positive integer, got ${String(init.slots)}`)
   const dataDir = resolve(init.dataDir)
   const nodeLimits = resolveLimits(init.limits)
-  const [detection, bwrapPath] = await Promise.all([
+  const root = process.getuid?.() === 0
+  const [detection, bwrapPath, setprivPath] = await Promise.all([
     detectToolchains(init.langs === undefined ? {} : { langs: init.langs }),
-    findBwrap(init.bwrapPath),
+    findExecutable(init.bwrapPath === undefined ? BWRAP_CANDIDATES : [init.bwrapPath]),
+    findExecutable(SETPRIV_CANDIDATES),
   ])
+  if (root && setprivPath === null) throw new SandboxUnavailableError('setpriv (util-linux) is not installed: it is needed to run jobs under their own unprivileged uid')
   const warnings: string[] = []
   if (bwrapPath === null) {
     if (init.allowUnsandboxed !== true) {
@@ -323,29 +320,29 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
   const identities = await Identities.create({
     count: init.slots + Math.max(2, init.slots),
     uidBase: init.uidBase ?? 64000,
-    workspaceBytes: Math.max(nodeLimits.compile.diskBytes, nodeLimits.run.diskBytes) + 2 * nodeLimits.job.maxSourceBytes,
+    setpriv: setprivPath,
+    // The stage's quota, plus the sources (and artefacts of their size) and the stdin file.
+    workspaceBytes: Math.max(nodeLimits.compile.diskBytes, nodeLimits.run.diskBytes) + 2 * nodeLimits.job.maxSourceBytes + nodeLimits.job.maxStdinBytes,
     dataDir,
   })
   try {
     warnings.push(...identities.warnings)
     const roBinds = topMost([...detection.toolchains.values()].flatMap((t) => t.binds))
-    let config: SandboxConfig = { bwrap: bwrapPath, switchUid: identities.all[0]!.uid >= 0, cgroups: identities.cgroups, tmpfsWorkspaces: identities.tmpfs, roBinds }
+    let config: SandboxConfig = { bwrap: bwrapPath, setpriv: root ? setprivPath : null, cgroups: identities.cgroups, tmpfsWorkspaces: identities.tmpfs, roBinds }
     if (bwrapPath !== null) {
-      const failure = await smokeTest(new LocalRunner(config), identities)
+      const failure = await smokeTest(config, identities)
       if (failure !== null) {
         if (init.allowUnsandboxed !== true) throw new SandboxUnavailableError(`bubblewrap does not work here (${failure}): refusing to run untrusted jobs (or pass --allow-unsandboxed)`)
         warnings.push(`bubblewrap does not work here: ${failure}`)
         config = { ...config, bwrap: null }
       }
     }
-    const runner = new HelperRunner(config, (why) => { warnings.push(why) })
     return new MeshExecutor({
       toolchains: detection.toolchains,
       missing: new Map(detection.missing.map((m) => [m.name, m.reason])),
       limitsInit: init.limits,
       nodeLimits,
       sandboxConfig: config,
-      runner,
       identities,
       slots: init.slots,
       cache: new CompileCache(join(dataDir, 'cache')),
@@ -358,24 +355,17 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
 }
 
 /** Starts one trivial sandbox, so a broken bwrap shows at start-up, not on every job. */
-async function smokeTest (runner: SandboxRunner, identities: Identities): Promise<string | null> {
+async function smokeTest (config: SandboxConfig, identities: Identities): Promise<string | null> {
   const id = await identities.acquire()
   try {
     await id.workspace.prepare(id.uid, [])
-    const o = await runner.run({
-      argv: ['/bin/sh', '-c', 'exit 0'],
-      uid: id.uid,
-      cgroup: id.cgroup !== null,
-      box: id.workspace.box,
-      tmp: id.workspace.tmp,
-      limits: { cpuMs: 5000, wallMs: 10_000, outputBytes: 65536, processes: 16, openFiles: 64, fileBytes: MiB, memoryBytes: 256 * MiB, addressSpaceBytes: null, shmBytes: MiB },
-      stdin: null,
-    })
+    const limits: SandboxLimits = { cpuMs: 5000, wallMs: 10_000, outputBytes: 65536, processes: 16, openFiles: 64, fileBytes: MiB, memoryBytes: 256 * MiB, addressSpaceBytes: null, shmBytes: MiB }
+    const script = stageScript(config, { uid: id.uid, box: id.workspace.box, tmp: id.workspace.tmp, stdinFile: null, limits, argv: ['/bin/sh', '-c', 'exit 0'] })
+    const o = await id.zygote.run({ script, stdin: null, limits, bwrap: config.bwrap !== null })
     if (o.setupFailed !== null) return o.setupFailed
     if (o.code !== 0) return `a trivial command ended with ${o.signal ?? `exit code ${String(o.code)}`}: ${o.stderr.trim()}`
     return null
   } finally {
-    await id.workspace.clean().catch(() => {})
     identities.recycle(id)
   }
 }

@@ -16,10 +16,12 @@
  * ```
  *
  * Files: languages.ts (the language table), toolchains.ts (detection),
- * limits.ts (which limit wins, job validation), sandbox.ts (one sandboxed
- * command), cgroups.ts, uids.ts, workspace.ts and identities.ts (what a
- * sandbox runs as and in), output.ts (capped output), cache.ts (compile
- * cache), outcome.ts (status mapping), executor.ts (the job lifecycle).
+ * limits.ts (which limit wins, job validation), sandbox.ts (what a stage
+ * runs in, the script that starts it), zygote.ts (the per-identity process
+ * that starts stages), cgroups.ts, uids.ts, workspace.ts and identities.ts
+ * (what a stage runs as and in), output.ts (capped output), cache.ts
+ * (compile cache), outcome.ts (status mapping), calc-runner.ts (calc,
+ * in-process), pool.ts (slots), executor.ts (the job lifecycle).
  */
 export { createExecutor, type ExecutorInit } from './executor.ts'
 export { LANGUAGES, languageForFile, resolveLanguage, type Language } from './languages.ts'

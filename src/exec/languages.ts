@@ -145,7 +145,7 @@ export const LANGUAGES: readonly Language[] = [
     version: { file: 'release', pattern: /JAVA_VERSION="([^"]+)"/ },
     configLinks: ['conf', 'conf/security', 'lib', 'lib/security'],
     compile: {
-      argv: ['{tool.javac}', '-J-Xmx{memoryMb}m', ...[...JVM_FLAGS, '-XX:TieredStopAtLevel=1'].map((f) => `-J${f}`), '-encoding', 'UTF-8', '-d', '.', '{sources}'],
+      argv: ['{tool.javac}', '-J-Xmx{memoryMb}m', ...[...JVM_FLAGS, '-XX:TieredStopAtLevel=1'].map((f) => `-J${f}`), '-encoding', 'UTF-8', '-proc:none', '-d', '.', '{sources}'],
       sources: ['.java'],
       artefacts: ['**/*.class'],
     },

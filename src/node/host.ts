@@ -11,6 +11,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { preSharedKey } from '@libp2p/pnet'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 
 export interface HostInit {
@@ -20,6 +21,8 @@ export interface HostInit {
   gossip?: boolean
   /** mDNS service tag; no mDNS when undefined. */
   mdnsTag?: string
+  /** The cluster's pre-shared key (pnet): peers without it cannot connect. */
+  psk?: Uint8Array
 }
 
 export type Host = Libp2p<{ pubsub?: GossipSub, mdns?: PeerDiscovery }>
@@ -42,6 +45,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
     addresses: { listen: init.listen },
     transports: [tcp()],
+    ...(init.psk === undefined ? {} : { connectionProtector: preSharedKey({ psk: init.psk }) }),
     connectionEncrypters: [noise()],
     // yamux kills a connection on which more than 10 streams open before the
     // first is acknowledged: a client submitting many jobs at once does that.

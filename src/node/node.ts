@@ -48,6 +48,11 @@ export interface NodeInit {
   /** mDNS discovery (default on). */
   mdns?: boolean
   reportIntervalMs?: number
+  /**
+   * The cluster's pre-shared key. Without one a node only listens on
+   * loopback; with one it listens on every interface by default.
+   */
+  psk?: Uint8Array
   allowUnsandboxed?: boolean
   log: Logger
 }
@@ -185,12 +190,17 @@ export class MeshNode {
     try {
       const { journal, recovered } = await Journal.open(dataDir, KEEP_RESULTS_MS)
       const privateKey = await loadOrCreateIdentity(dataDir)
-      const listen = init.listen ?? [`/ip4/127.0.0.1/tcp/${port}`]
+      const listen = init.listen ?? [`/ip4/${init.psk === undefined ? '127.0.0.1' : '0.0.0.0'}/tcp/${port}`]
+      if (init.psk === undefined) {
+        const open = listen.filter((a) => !isLoopback(a))
+        if (open.length > 0) throw new OpenWithoutKeyError(`refusing to listen on ${open.join(', ')} without a cluster key: anyone who can connect could run programs here. Make a key with \`meshrun keygen\`, give it to every node and client with --key FILE, or listen on 127.0.0.1 only.`)
+      }
       const cluster = init.cluster ?? 'default'
       const host = await createHost({
         privateKey,
         listen,
         gossip: true,
+        ...(init.psk === undefined ? {} : { psk: init.psk }),
         ...(init.mdns === false ? {} : { mdnsTag: `meshrun-${cluster}` }),
       })
       return new MeshNode({ ...init, dataDir }, host, executor, journal, recovered)
@@ -335,6 +345,14 @@ export class MeshNode {
       uptimeMs: now - this.startedAt,
     }
   }
+}
+
+export class OpenWithoutKeyError extends Error {
+  override name = 'OpenWithoutKeyError'
+}
+
+function isLoopback (addr: string): boolean {
+  return /^\/ip4\/127\.|^\/ip6\/::1\/|^\/dns4?\/localhost\//.test(addr)
 }
 
 /** `--peer` values: HOST:PORT or multiaddrs. */

@@ -103,6 +103,8 @@ describe('failures are named precisely', () => {
     expect(segv.run!.signal).toBe('SIGSEGV')
     expect(segv.run!.code).toBeNull()
     expect(segv.message).toBe('killed by signal SIGSEGV')
+    const abrt = await ex.run(job('c', '#include <stdlib.h>\nint main(void) { abort(); }'))
+    expect(abrt.run!.signal).toBe('SIGABRT')
   })
 
   test('Python: an exception → runtime_error with the traceback', async () => {

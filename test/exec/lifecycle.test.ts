@@ -3,12 +3,12 @@
  * missing-sandbox policy, and stop.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SandboxUnavailableError, UnknownLanguageError, createExecutor } from '../../src/exec/index.ts'
 import type { Executor } from '../../src/exec/types.ts'
-import { cleanup, files, job, newExecutor, tempDir } from './helpers.ts'
+import { cleanup, files, job, newExecutor, processesWith, tempDir } from './helpers.ts'
 
 let ex: Executor
 beforeAll(async () => { ex = await newExecutor({ slots: 1, limits: { job: { maxSourceBytes: 1000 } } }) })
@@ -46,6 +46,19 @@ describe('rejected before anything runs', () => {
   })
 })
 
+describe('compile limits', () => {
+  test('a compile stopped by a limit is a compile_error naming the limit, and is not cached', async () => {
+    const tight = await newExecutor({ slots: 1, langs: ['cpp'], limits: { compile: { cpuMs: 100, wallMs: 10_000 } } })
+    const src = '#include <iostream>\n#include <map>\n#include <regex>\nint main() { std::cout << "hi\\n"; }'
+    const r = await tight.run(job('cpp', src))
+    expect(r.status).toBe('compile_error')
+    expect(r.compile!.limit).toBe('cpu')
+    expect(r.message).toBe('compilation failed: CPU time limit of 100 ms exceeded')
+    expect(r.run).toBeNull()
+    expect((await tight.run(job('cpp', src))).compile!.cached).toBe(false)
+  })
+})
+
 describe('abort', () => {
   test('aborting a running job kills it at once', async () => {
     const ac = new AbortController()
@@ -59,6 +72,18 @@ describe('abort', () => {
     expect(r.message).toBe('cancelled')
     expect(Date.now() - t0).toBeLessThan(2500)
     expect((await ex.run(job('python', 'print("next")'))).run!.stdout).toBe('next\n')
+  })
+
+  test('an abort at the very start of a stage still kills it', async () => {
+    const ac = new AbortController()
+    const t0 = Date.now()
+    const r = await ex.run(job('python', 'import time\ntime.sleep(30)', { limits: { timeMs: 3000 } }), {
+      signal: ac.signal,
+      onStage: (s) => { if (s === 'run') ac.abort() },
+    })
+    expect(r.status).toBe('error')
+    expect(r.message).toBe('cancelled')
+    expect(Date.now() - t0).toBeLessThan(2500)
   })
 
   test('a job aborted while waiting for a slot never starts', async () => {
@@ -116,6 +141,29 @@ describe('not root', () => {
     expect(r.stdout).toBe('65534\n')
     expect(r.sandbox.kind).toBe('bubblewrap')
     expect(r.sandbox.warnings.join(' ')).toMatch(/not running as root/)
+  })
+})
+
+describe('the node dies', () => {
+  test('its jobs die with it', async () => {
+    const dir = await tempDir()
+    const marker = `sleeper-${Date.now()}`
+    const script = join(dir, 'dies.ts')
+    await writeFile(script, [
+      `import { createExecutor } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'src', 'exec', 'index.ts'))}`,
+      `const ex = await createExecutor({ dataDir: ${JSON.stringify(join(dir, 'data'))}, slots: 1, langs: ['python'] })`,
+      `void ex.run({ id: 'x', language: 'python', files: [{ name: 'a.py', content: 'import time\\ntime.sleep(60)' }], stdin: '', args: [${JSON.stringify(marker)}] }, { onStage: (s) => { if (s === 'run') setTimeout(() => { console.log('running') }, 300) } })`,
+    ].join('\n'))
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('running')) resolve() })
+      child.on('exit', () => { reject(new Error('the node exited early')) })
+    })
+    expect((await processesWith(marker)).length).toBeGreaterThan(0)
+    child.kill('SIGKILL')
+    const deadline = Date.now() + 3000
+    while ((await processesWith(marker)).length > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50))
+    expect(await processesWith(marker)).toEqual([])
   })
 })
 

@@ -10,8 +10,12 @@ import { createInterface } from 'node:readline'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 export const BIN = join(ROOT, 'bin', 'meshrun.js')
-/** Node 24 (the one running the tests), so no launcher re-exec is needed. */
-export const NODE = process.execPath
+/**
+ * Node 24: the one running the tests, or the bundled one when the tests run
+ * on an older Node. Never the launcher's re-exec: a signal sent to a
+ * launcher would not reach the node it started.
+ */
+export const NODE = Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : join(ROOT, 'node_modules', 'node', 'bin', 'node')
 
 const live = new Set<ChildProcess>()
 const dirs = new Set<string>()

@@ -5,17 +5,42 @@ import { el, short } from './util.js'
 
 const WINDOW_S = 5 * 60
 
+/** The time shown: the last 5 minutes, or less while there is less history (at least half a minute). */
+function visible (u) {
+  const xs = u.data[0]
+  const last = xs.length > 0 ? xs[xs.length - 1] : Date.now() / 1000
+  const span = xs.length > 0 ? last - xs[0] : 0
+  return [last - Math.min(WINDOW_S, Math.max(30, span)), last]
+}
+
+/** Ticks counted back from the newest sample: now, -30s, -1m, … */
+function ticks (u, axis, min, max) {
+  const span = max - min
+  const step = [10, 15, 30, 60, 120].find((s) => span / s <= 5) ?? 60
+  const out = []
+  for (let t = max; t >= min - 0.001; t -= step) out.unshift(t)
+  return out
+}
+
+function ago (u, ts) {
+  const last = u.scales.x.max
+  return ts.map((t) => {
+    const s = Math.round(last - t)
+    return s === 0 ? 'now' : s % 60 === 0 ? `-${s / 60}m` : `-${s}s`
+  })
+}
+
 function chartOptions (width) {
   const axis = { stroke: '#8b96a3', grid: { stroke: '#232b35', width: 1 }, ticks: { show: false }, font: '10px system-ui, sans-serif' }
   return {
     width, height: 86,
     legend: { show: false },
     cursor: { show: false },
-    padding: [6, 4, 0, 0],
-    scales: { x: { time: true }, y: { range: [0, 100] } },
+    padding: [6, 12, 0, 0],
+    scales: { x: { time: false, range: (u) => visible(u) }, y: { range: [0, 100] } },
     axes: [
-      { ...axis, size: 20, space: 70, values: (u, ts) => ts.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false, hour: '2-digit', minute: '2-digit' })) },
-      { ...axis, size: 32, space: 25, values: (u, vs) => vs.map((v) => `${v}%`), splits: () => [0, 50, 100] },
+      { ...axis, size: 20, splits: ticks, values: ago },
+      { ...axis, size: 32, values: (u, vs) => vs.map((v) => `${v}%`), splits: () => [0, 50, 100] },
     ],
     series: [
       {},

@@ -36,6 +36,11 @@ export class Jobs {
       if (this.open === j.id) rows.push(await this.detail(j.id))
     }
     this.body.replaceChildren(...rows)
+    // Queue positions and running times change without events: poll while any job is unfinished.
+    if (list.jobs.some((j) => j.state !== 'done')) {
+      clearTimeout(this.timer)
+      this.timer = setTimeout(() => { this.refresh() }, 1000)
+    }
   }
 
   async toggle (id) {
