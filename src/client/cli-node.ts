@@ -1,5 +1,6 @@
 /** `meshrun node`: start a node and keep it running until SIGINT/SIGTERM. */
 import { MeshNode, DEFAULT_PORT, parsePeers } from '../node/node.ts'
+import type { NodeLimitsInit } from '../exec/index.ts'
 import { parseNodeAddr } from './addr.ts'
 import { pskFrom } from './key.ts'
 import { createLogger } from '../node/log.ts'
@@ -21,6 +22,12 @@ export interface NodeFlags {
   mdns?: boolean
   unsandboxed?: boolean
   key?: string
+  timeLimit?: string
+  memoryLimit?: string
+  outputLimit?: string
+  processLimit?: string
+  diskLimit?: string
+  sourceLimit?: string
   http?: string
   httpHost?: string
   httpToken?: string
@@ -44,6 +51,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     peers: parsePeers(flags.peer ?? [], parseNodeAddr),
     mdns: flags.mdns !== false,
     allowUnsandboxed: flags.unsandboxed === true,
+    limits: limitsFrom(flags),
     ...await pskFrom(flags.key),
     log,
   })
@@ -118,4 +126,17 @@ function int (text: string, flag: string, min: number, max: number): number {
 function clusterName (name: string): string {
   if (!/^[A-Za-z0-9_-]{1,48}$/.test(name)) throw new UsageError(`--cluster takes 1 to 48 letters, digits, - or _, got '${name}'`)
   return name
+}
+
+/** The operator's job limits (run stage; sources per job). */
+function limitsFrom (flags: NodeFlags): NodeLimitsInit {
+  const run: NodeLimitsInit['run'] = {}
+  if (flags.timeLimit !== undefined) run.cpuMs = run.wallMs = int(flags.timeLimit, '--time-limit', 10, 24 * 3600_000)
+  if (flags.memoryLimit !== undefined) run.memoryMb = int(flags.memoryLimit, '--memory-limit', 8, 1024 * 1024)
+  if (flags.outputLimit !== undefined) run.outputBytes = int(flags.outputLimit, '--output-limit', 1024, 1 << 30)
+  if (flags.processLimit !== undefined) run.processes = int(flags.processLimit, '--process-limit', 1, 100_000)
+  if (flags.diskLimit !== undefined) run.diskBytes = int(flags.diskLimit, '--disk-limit', 1, 1024 * 1024) * 1024 * 1024
+  const job: NodeLimitsInit['job'] = {}
+  if (flags.sourceLimit !== undefined) job.maxSourceBytes = int(flags.sourceLimit, '--source-limit', 1024, 64 << 20)
+  return { run, job }
 }

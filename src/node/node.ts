@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { homedir } from 'node:os'
 import { mkdir } from 'node:fs/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createExecutor } from '../exec/index.ts'
+import { createExecutor, type NodeLimitsInit } from '../exec/index.ts'
 import type { Executor } from '../exec/types.ts'
 import { createHost, type Host } from './host.ts'
 import { loadOrCreateIdentity } from './identity.ts'
@@ -39,6 +39,8 @@ export interface NodeInit {
   maxCpu?: number
   maxMem?: number
   langs?: string[]
+  /** The operator's limits for jobs on this node (clients may only lower them). */
+  limits?: NodeLimitsInit
   /** Election priority: the highest wins, then the highest peer id. */
   priority?: number
   /** Cluster name: nodes of other clusters are ignored (mDNS tag and gossip topic). */
@@ -53,6 +55,10 @@ export interface NodeInit {
    * loopback; with one it listens on every interface by default.
    */
   psk?: Uint8Array
+  /** Peer id of the master that started this node as an extra worker (autoscaling). */
+  spawnedBy?: string
+  /** Drain and stop after this long with nothing to do (spawned workers). */
+  retireIdleMs?: number
   allowUnsandboxed?: boolean
   log: Logger
 }
@@ -83,6 +89,13 @@ export class MeshNode {
   private readonly maxMem: number
   private readonly priority: number
   private sweeper: NodeJS.Timeout | undefined
+  private idleTimer: NodeJS.Timeout | undefined
+  /** False once the node drains: it takes no new jobs, finishes what it runs. */
+  accepting = true
+  private idleSince = Date.now()
+  private retiredResolve: (() => void) | undefined
+  /** Resolves when a draining node has finished its work and should stop. */
+  readonly retired = new Promise<void>((resolve) => { this.retiredResolve = resolve })
   private readonly log: Logger
 
   private readonly journal: Journal
@@ -117,6 +130,7 @@ export class MeshNode {
       self,
       scheduler: this.scheduler,
       worker: this.worker,
+      accepting: () => this.accepting,
       isMaster: () => this.election.isMaster,
       master: () => this.election.master,
       term: () => this.election.term,
@@ -185,6 +199,7 @@ export class MeshNode {
       dataDir,
       slots: init.maxJobs ?? 2,
       ...(init.langs === undefined ? {} : { langs: init.langs }),
+      ...(init.limits === undefined ? {} : { limits: init.limits }),
       allowUnsandboxed: init.allowUnsandboxed ?? false,
     })
     try {
@@ -235,10 +250,42 @@ export class MeshNode {
     for (const result of this.recovered.finished) this.entry.restore(result)
     for (const spec of this.recovered.pending) this.entry.submit(spec)
     if (this.recovered.pending.length > 0) this.log.info(`resumed ${this.recovered.pending.length} unfinished jobs from the journal`)
+    if (this.init.retireIdleMs !== undefined) {
+      this.idleTimer = setInterval(() => { this.checkIdle() }, Math.min(1000, Math.max(100, this.init.retireIdleMs / 4)))
+    }
+  }
+
+  /** Take no new jobs; finish what runs; then `retired` resolves. */
+  drain (reason: string): void {
+    if (!this.accepting) return
+    this.accepting = false
+    this.log.info(`draining: ${reason}`)
+    this.events.emit({ type: 'peer', id: this.id, up: true, at: Date.now() })
+    this.gossip.publish()
+  }
+
+  private busy (): boolean {
+    return this.worker.running > 0 || this.entry.unfinished.length > 0 || this.election.isMaster
+  }
+
+  private checkIdle (): void {
+    const now = Date.now()
+    if (this.busy()) { this.idleSince = now; return }
+    if (this.accepting && now - this.idleSince >= this.init.retireIdleMs!) {
+      this.drain(`idle for ${Math.round((now - this.idleSince) / 1000)} s`)
+      this.idleSince = now
+      return
+    }
+    // Drained, and nothing arrived during a grace period: stop.
+    if (!this.accepting && now - this.idleSince >= 1000) {
+      clearInterval(this.idleTimer)
+      this.retiredResolve?.()
+    }
   }
 
   async stop (): Promise<void> {
     clearInterval(this.sweeper)
+    clearInterval(this.idleTimer)
     this.entry.stop()
     this.discovery.stop()
     this.gossip.stop()
@@ -276,7 +323,8 @@ export class MeshNode {
       maxJobs: this.worker.maxJobs,
       maxCpu: this.maxCpu,
       maxMem: this.maxMem,
-      accepting: true,
+      accepting: this.accepting,
+      spawnedBy: this.init.spawnedBy ?? null,
       queue: this.election.isMaster ? this.scheduler.queueLength : 0,
       languages: this.executor.languages.map((l) => l.name),
       jobs: this.worker.jobs.map((j) => j.id),
@@ -296,7 +344,7 @@ export class MeshNode {
       mem: this.load.mem,
       maxCpu: this.maxCpu,
       maxMem: this.maxMem,
-      accepting: true,
+      accepting: this.accepting,
       jobs: this.worker.jobs.map((j) => j.id),
     }
     for (const m of this.membership.up) {

@@ -169,6 +169,8 @@ export const loadReportSchema = z.object({
   maxCpu: z.number(),
   maxMem: z.number(),
   accepting: z.boolean(),
+  /** The master that started this node as an extra worker, if one did. */
+  spawnedBy: peerId.nullable().optional(),
   queue: count,
   languages: z.array(z.string().max(32)).max(32),
   jobs: z.array(id).max(1024),

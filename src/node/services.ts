@@ -20,6 +20,8 @@ export interface ServicesInit {
   self: string
   scheduler: Scheduler
   worker: Worker
+  /** False while the node drains: new runs are refused, attaching is fine. */
+  accepting: () => boolean
   isMaster: () => boolean
   master: () => string | null
   term: () => number
@@ -111,6 +113,11 @@ export class Services {
     if (req === null) { await ch.close(); return }
     if (req.term < this.init.term()) {
       await this.safeWrite(ch, { t: 'refused', reason: 'stale-term', message: `granted in term ${req.term}, this node is in term ${this.init.term()}` })
+      await ch.close()
+      return
+    }
+    if (!this.init.accepting() && !this.init.worker.knows(req.job.id)) {
+      await this.safeWrite(ch, { t: 'refused', reason: 'draining', message: 'this node is draining and takes no new jobs' })
       await ch.close()
       return
     }
