@@ -7,6 +7,10 @@ import { createLogger } from '../node/log.ts'
 import { UsageError } from './errors.ts'
 import { startGateway, type Gateway } from '../node/http/index.ts'
 import { isLoopback } from '../node/http/auth.ts'
+import { keyFileFrom } from '../node/cluster-key.ts'
+import { SPAWNED_PRIORITY } from '../node/spawner.ts'
+import type { AutoscaleOptions } from '../node/autoscaler.ts'
+import { resolve } from 'node:path'
 
 export interface NodeFlags {
   port?: string
@@ -32,6 +36,12 @@ export interface NodeFlags {
   httpHost?: string
   httpToken?: string
   httpBodyLimit?: string
+  autoscale?: string
+  spawnCmd?: string
+  idleRetire?: string
+  autoscaleAfter?: string
+  spawnedBy?: string
+  retireIdle?: string
 }
 
 export async function nodeCommand (flags: NodeFlags): Promise<number> {
@@ -46,13 +56,17 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     ...(flags.maxCpu === undefined ? {} : { maxCpu: int(flags.maxCpu, '--max-cpu', 1, 100) }),
     ...(flags.maxMem === undefined ? {} : { maxMem: int(flags.maxMem, '--max-mem', 1, 100) }),
     ...(flags.langs === undefined ? {} : { langs: flags.langs.split(',').map((s) => s.trim()).filter((s) => s !== '') }),
-    ...(flags.priority === undefined ? {} : { priority: int(flags.priority, '--priority', -1_000_000, 1_000_000) }),
+    // A spawned worker ranks below every node an operator starts: it never becomes master while one lives.
+    priority: flags.priority === undefined ? (flags.spawnedBy === undefined ? 0 : SPAWNED_PRIORITY) : int(flags.priority, '--priority', -1_000_000, 1_000_000),
     ...(flags.cluster === undefined ? {} : { cluster: clusterName(flags.cluster) }),
     peers: parsePeers(flags.peer ?? [], parseNodeAddr),
     mdns: flags.mdns !== false,
     allowUnsandboxed: flags.unsandboxed === true,
     limits: limitsFrom(flags),
     ...await pskFrom(flags.key),
+    ...(flags.spawnedBy === undefined ? {} : { spawnedBy: peerIdFlag(flags.spawnedBy) }),
+    ...(flags.retireIdle === undefined ? {} : { retireIdleMs: seconds(flags.retireIdle, '--retire-idle') * 1000 }),
+    ...autoscaleFrom(flags),
     log,
   })
   await node.start()
@@ -79,15 +93,56 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
   }
   log.info(`node ${node.id} ready, max ${status.maxJobs} jobs at once`)
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => { resolve() }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+  // Until a signal, or (a spawned worker) until it has drained after its idle time.
+  const why = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => { resolve('SIGINT') })
+    process.once('SIGTERM', () => { resolve('SIGTERM') })
+    void node.retired.then(() => { resolve('retired') })
   })
-  log.info('stopping')
+  log.info(why === 'retired' ? 'retiring: drained after its idle time, stopping' : `stopping (${why})`)
   await gateway?.stop()
   await node.stop()
   return 0
+}
+
+/** The autoscaler's options from --autoscale and its companions, and the job flags its workers get. */
+function autoscaleFrom (flags: NodeFlags): { autoscale?: AutoscaleOptions } {
+  if (flags.autoscale === undefined) {
+    if ((flags.spawnCmd ?? flags.idleRetire ?? flags.autoscaleAfter) !== undefined) throw new UsageError('--spawn-cmd, --idle-retire and --autoscale-after need --autoscale MAX')
+    return {}
+  }
+  if (flags.spawnCmd?.trim() === '') throw new UsageError('--spawn-cmd needs a command')
+  const keyFile = keyFileFrom(flags.key)
+  const pass: Array<[string, string | undefined]> = [
+    ['--max-jobs', flags.maxJobs], ['--max-cpu', flags.maxCpu], ['--max-mem', flags.maxMem], ['--langs', flags.langs],
+    ['--time-limit', flags.timeLimit], ['--memory-limit', flags.memoryLimit], ['--output-limit', flags.outputLimit],
+    ['--process-limit', flags.processLimit], ['--disk-limit', flags.diskLimit], ['--source-limit', flags.sourceLimit],
+  ]
+  return {
+    autoscale: {
+      max: int(flags.autoscale, '--autoscale', 1, 256),
+      idleRetireS: flags.idleRetire === undefined ? 30 : seconds(flags.idleRetire, '--idle-retire'),
+      ...(flags.autoscaleAfter === undefined ? {} : { sustainMs: seconds(flags.autoscaleAfter, '--autoscale-after') * 1000 }),
+      workerArgs: [
+        ...pass.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value])),
+        ...(flags.unsandboxed === true ? ['--unsandboxed'] : []),
+      ],
+      ...(flags.spawnCmd === undefined ? {} : { command: flags.spawnCmd }),
+      ...(keyFile === undefined ? {} : { keyFile: resolve(keyFile) }),
+    },
+  }
+}
+
+/** Seconds, fractions allowed (0.1 to a day). */
+function seconds (text: string, flag: string): number {
+  const n = Number(text)
+  if (!Number.isFinite(n) || n < 0.1 || n > 86_400) throw new UsageError(`${flag} takes seconds from 0.1 to 86400, got '${text}'`)
+  return n
+}
+
+function peerIdFlag (text: string): string {
+  if (!/^[A-Za-z0-9]{16,128}$/.test(text)) throw new UsageError(`--spawned-by takes a peer id, got '${text}'`)
+  return text
 }
 
 /** The gateway's options from --http*, checked before the node starts. */

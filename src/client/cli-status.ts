@@ -1,5 +1,5 @@
 /** `meshrun status`: the cluster as one node sees it, and that node in detail. */
-import type { Status } from '../node/schemas.ts'
+import type { AutoscaleStatus, Status } from '../node/schemas.ts'
 import { MeshClient } from './client.ts'
 import { pskFrom } from './key.ts'
 
@@ -26,7 +26,7 @@ export function formatStatus (s: Status): string {
     table(['', 'NODE', 'ROLE', 'CPU', 'MEM', 'JOBS', 'LANGUAGES', 'SEEN'], s.nodes.map((n) => [
       n.id === s.self ? '*' : ' ',
       n.id,
-      n.up ? n.role : 'down',
+      (n.up ? (n.accepting === false ? 'draining' : n.role) : 'down') + (n.spawnedBy == null ? '' : ' (spawned)'),
       `${n.cpu.toFixed(0)}%`,
       `${n.mem.toFixed(0)}%`,
       `${n.running}/${n.maxJobs}`,
@@ -34,10 +34,19 @@ export function formatStatus (s: Status): string {
       n.id === s.self ? '-' : `${(n.lastSeenMs / 1000).toFixed(1)}s ago`,
     ])),
   ]
+  if (s.autoscale !== undefined) lines.push('', ...formatAutoscale(s.autoscale))
   if (l.jobs.length > 0) {
     lines.push('', table(['JOB', 'LANGUAGE', 'STAGE', 'ELAPSED'], l.jobs.map((j) => [j.id, j.language, j.stage, `${(j.elapsedMs / 1000).toFixed(1)}s`])))
   }
   return lines.join('\n') + '\n'
+}
+
+function formatAutoscale (a: AutoscaleStatus): string[] {
+  const own = a.spawned.filter((w) => !w.adopted).length
+  const head = `autoscale ${a.spawned.length}/${a.max} spawned workers up (${own} started here, ${a.spawned.length - own} adopted)` +
+    `${a.pending > 0 ? ', 1 starting' : ''}; ${a.counts.spawned} started, ${a.counts.joined} joined, ${a.counts.failed} failed (${a.spawner === 'command' ? '--spawn-cmd' : 'local processes'})`
+  const last = a.lastDecision === null ? [] : [`          last: ${a.lastDecision.action} at ${new Date(a.lastDecision.at).toLocaleTimeString()}: ${a.lastDecision.reason}`]
+  return [head, ...a.spawned.map((w) => `          ${w.id}${w.pid === null ? '' : ` pid ${w.pid}`}${w.adopted ? ` adopted from ${w.by}` : ''}`), ...last]
 }
 
 function table (head: string[], rows: string[][]): string {

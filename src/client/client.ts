@@ -89,7 +89,7 @@ export class MeshClient {
         const conn = await this.host.dial(target.addr, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
         target.peer = conn.remotePeer
       }
-      return await this.host.dialProtocol(target.peer, protocol, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
+      return await this.host.dialProtocol(target.peer, protocol, { negotiateFully: false, signal: AbortSignal.timeout(this.dialTimeoutMs) })
     } catch (err: any) {
       throw new ConnectError(describeConnectError(target.addr.toString(), err))
     }
@@ -123,12 +123,11 @@ export class MeshClient {
     // failover does not show it twice.
     const seen = new Map<string, number>()
     const replay = new Map<string, number>()
-    let accepted = false
+    // Once a request went out, the job may exist somewhere: re-submitting the
+    // same id is safe (it attaches). Only a node never reached fails at once.
+    let sent = false
     const onEvent = (e: JobEvent): void => {
-      if (e.t === 'accepted') {
-        accepted = true
-        if (e.peers !== undefined) this.learn(e.peers)
-      }
+      if (e.t === 'accepted' && e.peers !== undefined) this.learn(e.peers)
       if (e.t === 'output') {
         const key = `${e.stage}/${e.stream}`
         const had = seen.get(key) ?? 0
@@ -148,10 +147,9 @@ export class MeshClient {
       replay.clear()
       const target = this.targets[this.current]!
       try {
-        return await this.follow(target, req, onEvent, opts.signal)
+        return await this.follow(target, req, onEvent, opts.signal, () => { sent = true })
       } catch (err) {
-        // Never accepted anywhere: say so at once rather than retry blindly.
-        if (err instanceof JobError || opts.signal?.aborted === true || !failover || this.failoverMs <= 0 || !accepted) throw err
+        if (err instanceof JobError || opts.signal?.aborted === true || !failover || this.failoverMs <= 0 || !sent) throw err
         const now = Date.now()
         if (deadline === 0) deadline = now + this.failoverMs
         if (now > deadline) throw err
@@ -166,13 +164,14 @@ export class MeshClient {
     }
   }
 
-  private async follow (target: Target, req: ClientRequest, onEvent: (e: JobEvent) => void, signal?: AbortSignal): Promise<JobResult> {
+  private async follow (target: Target, req: ClientRequest, onEvent: (e: JobEvent) => void, signal: AbortSignal | undefined, onSent: () => void): Promise<JobResult> {
     const stream = await this.open(target, PROTOCOL_JOB)
     const ch = new Channel<JobEvent, ClientRequest>(stream, jobEventSchema)
     const onAbort = (): void => { ch.abort(new Error('cancelled by the client')) }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       await ch.write(req)
+      onSent()
       for (;;) {
         const event = await ch.read()
         if (event === null) throw new ConnectError('the node closed the stream before sending a result')

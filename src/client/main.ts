@@ -24,7 +24,7 @@ program.command('node')
   .option('--max-cpu <pct>', 'take no new job while CPU use is above this')
   .option('--max-mem <pct>', 'take no new job while memory use is above this')
   .option('--langs <list>', 'only offer these languages (comma-separated)')
-  .option('--priority <n>', 'election priority: the highest live node is master', '0')
+  .option('--priority <n>', 'election priority: the highest live node is master (default 0; spawned workers -1000000)')
   .option('--cluster <name>', 'cluster name: nodes only join nodes of the same name', 'default')
   .option('--peer <addr>', 'bootstrap peer, HOST:PORT or multiaddr (repeatable; for networks without multicast)', collect, [])
   .option('--no-mdns', 'do not discover peers by mDNS')
@@ -40,6 +40,12 @@ program.command('node')
   .option('--process-limit <n>', 'most processes and threads a program may have (default 64)')
   .option('--disk-limit <mb>', 'most a program may write to its job dir and /tmp, MiB (default 64)')
   .option('--source-limit <bytes>', 'largest total source size of a job (default 1 MiB)')
+  .option('--autoscale <max>', 'while master, start up to MAX extra workers when jobs wait with every node full')
+  .option('--spawn-cmd <command>', 'with --autoscale: start a worker with this /bin/sh command (env MESHRUN_PEER, MESHRUN_CLUSTER, MESHRUN_KEY_FILE, MESHRUN_SPAWNED_BY, MESHRUN_RETIRE_IDLE, …) instead of a local child process')
+  .option('--idle-retire <s>', 'with --autoscale: a spawned worker idle this long drains and stops (default 30)')
+  .option('--autoscale-after <s>', 'with --autoscale: how long jobs must wait with every node full before a worker is started (default 3)')
+  .addOption(new Option('--spawned-by <peer-id>', 'this node was started by that master\'s autoscaler').hideHelp())
+  .addOption(new Option('--retire-idle <s>', 'drain and stop after this long idle').hideHelp())
   .action(async (opts) => { process.exitCode = await (await import('./cli-node.ts')).nodeCommand(opts) })
 
 program.command('run')
@@ -101,6 +107,10 @@ program.command('keygen')
     process.stdout.write(`wrote ${path}\nstart every node with --key ${path} (or MESHRUN_KEY_FILE=${path}); clients need it too\n`)
   })
 
+// libp2p's timers are unref'd: while a command waits on one (a dial under
+// load, a timeout), nothing else may hold the event loop, and Node would end
+// the process mid-await (exit 13). Hold it until the command is done.
+const keepAlive = setInterval(() => {}, 1 << 30)
 try {
   await program.parseAsync(process.argv)
 } catch (err) {
@@ -108,5 +118,6 @@ try {
   const name = (err as Error)?.name
   process.exitCode = err instanceof UsageError || name === 'ClusterKeyError' || name === 'OpenWithoutKeyError' ? EXIT.usage : name === 'ConnectError' ? EXIT.unreachable : EXIT.error
 }
+clearInterval(keepAlive)
 // Background timers of libp2p must not keep a finished command alive.
 if (process.argv[2] !== 'node' && process.argv[2] !== 'up') setImmediate(() => process.exit())

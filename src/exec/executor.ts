@@ -3,7 +3,7 @@
  * compiles through the cache, runs, and names the outcome. A job moves
  * through guarded phases; clean-up always runs in `finally`.
  */
-import { access, constants, mkdir, statfs } from 'node:fs/promises'
+import { access, constants, mkdir, rename, statfs, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { runCalc } from './calc-runner.ts'
 import { CompileCache } from './cache.ts'
@@ -16,6 +16,7 @@ import { compileSources, expandCommand, LANGUAGES, layoutFiles, resolveLanguage,
 import { resolveLimits, validateJob, type NodeLimits, type NodeLimitsInit } from './limits.ts'
 import { cacheable, compiled, describeEnd, limitOf, runStatus, toStageResult } from './outcome.ts'
 import { Pool } from './pool.ts'
+import { seccompArch, seccompProgram } from './seccomp.ts'
 import { describeSandbox, stageScript, type SandboxConfig, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
 import { detectToolchains, topMost, type Toolchain } from './toolchains.ts'
 import type { ExecHooks, ExecResult, Executor, JobSpec, LanguageInfo, OutputStream, SandboxInfo, SourceFile, Stage, StageLimits, StageResult } from './types.ts'
@@ -328,13 +329,20 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
   try {
     warnings.push(...identities.warnings)
     const roBinds = topMost([...detection.toolchains.values()].flatMap((t) => t.binds))
-    let config: SandboxConfig = { bwrap: bwrapPath, setpriv: root ? setprivPath : null, cgroups: identities.cgroups, tmpfsWorkspaces: identities.tmpfs, roBinds }
+    const seccomp = bwrapPath === null ? null : await writeSeccompFilter(dataDir, warnings)
+    let config: SandboxConfig = { bwrap: bwrapPath, setpriv: root ? setprivPath : null, cgroups: identities.cgroups, tmpfsWorkspaces: identities.tmpfs, roBinds, seccomp }
     if (bwrapPath !== null) {
-      const failure = await smokeTest(config, identities)
+      let failure = await smokeTest(config, identities)
+      if (failure !== null && seccomp !== null && await smokeTest({ ...config, seccomp: null }, identities) === null) {
+        // bwrap works, the filter does not (a kernel without seccomp?): run without it, loudly.
+        warnings.push(`the seccomp filter could not be installed (${failure})`)
+        config = { ...config, seccomp: null }
+        failure = null
+      }
       if (failure !== null) {
         if (init.allowUnsandboxed !== true) throw new SandboxUnavailableError(`bubblewrap does not work here (${failure}): refusing to run untrusted jobs (or pass --allow-unsandboxed)`)
         warnings.push(`bubblewrap does not work here: ${failure}`)
-        config = { ...config, bwrap: null }
+        config = { ...config, bwrap: null, seccomp: null }
       }
     }
     return new MeshExecutor({
@@ -354,13 +362,38 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
   }
 }
 
-/** Starts one trivial sandbox, so a broken bwrap shows at start-up, not on every job. */
+/**
+ * Writes the seccomp program for this machine's architecture into the data
+ * dir (readable by the node only; the stage script opens it before dropping
+ * privileges). Returns its path, or null (with a warning) when there is no
+ * syscall table for this architecture.
+ */
+async function writeSeccompFilter (dataDir: string, warnings: string[]): Promise<string | null> {
+  const arch = seccompArch()
+  if (arch === null) {
+    warnings.push(`seccomp.ts has no syscall table for ${process.arch}`)
+    return null
+  }
+  const file = join(dataDir, 'seccomp.bpf')
+  // Written aside and renamed: a node that restarts never lets a stage read half a program.
+  await writeFile(`${file}.${process.pid}`, seccompProgram(arch), { mode: 0o600 })
+  await rename(`${file}.${process.pid}`, file)
+  return file
+}
+
+/** The smoke test's command: succeeds only if the seccomp filter is in force when it should be. */
+function smokeCommand (config: SandboxConfig): string {
+  if ((config.seccomp ?? null) === null) return 'exit 0'
+  return 'while read -r k v; do [ "$k" = Seccomp: ] && { [ "$v" = 2 ] && exit 0; echo "seccomp mode $v" >&2; exit 1; }; done </proc/self/status; echo "no Seccomp line in /proc/self/status" >&2; exit 1'
+}
+
+/** Starts one trivial sandbox, so a broken bwrap (or filter) shows at start-up, not on every job. */
 async function smokeTest (config: SandboxConfig, identities: Identities): Promise<string | null> {
   const id = await identities.acquire()
   try {
     await id.workspace.prepare(id.uid, [])
     const limits: SandboxLimits = { cpuMs: 5000, wallMs: 10_000, outputBytes: 65536, processes: 16, openFiles: 64, fileBytes: MiB, memoryBytes: 256 * MiB, addressSpaceBytes: null, shmBytes: MiB }
-    const script = stageScript(config, { uid: id.uid, box: id.workspace.box, tmp: id.workspace.tmp, stdinFile: null, limits, argv: ['/bin/sh', '-c', 'exit 0'] })
+    const script = stageScript(config, { uid: id.uid, box: id.workspace.box, tmp: id.workspace.tmp, stdinFile: null, limits, argv: ['/bin/sh', '-c', smokeCommand(config)] })
     const o = await id.zygote.run({ script, stdin: null, limits, bwrap: config.bwrap !== null })
     if (o.setupFailed !== null) return o.setupFailed
     if (o.code !== 0) return `a trivial command ended with ${o.signal ?? `exit code ${String(o.code)}`}: ${o.stderr.trim()}`

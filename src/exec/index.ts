@@ -17,8 +17,9 @@
  *
  * Files: languages.ts (the language table), toolchains.ts (detection),
  * limits.ts (which limit wins, job validation), sandbox.ts (what a stage
- * runs in, the script that starts it), zygote.ts (the per-identity process
- * that starts stages), cgroups.ts, uids.ts, workspace.ts and identities.ts
+ * runs in, the script that starts it), seccomp.ts (the syscall filter, as
+ * raw BPF), zygote.ts (the per-identity process that starts stages),
+ * cgroups.ts, uids.ts, workspace.ts and identities.ts
  * (what a stage runs as and in), output.ts (capped output), cache.ts
  * (compile cache), outcome.ts (status mapping), calc-runner.ts (calc,
  * in-process), pool.ts (slots), executor.ts (the job lifecycle).

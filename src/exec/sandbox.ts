@@ -13,7 +13,9 @@
  *   bwrap:   user/pid/net/ipc/uts/cgroup namespaces, --disable-userns,
  *            --die-with-parent, --new-session, read-only /usr (+ toolchain
  *            dirs), /box and /tmp from the uid's workspace, size-limited
- *            /dev/shm, read-only /dev and /, --clearenv
+ *            /dev/shm, read-only /dev and /, --clearenv, and the seccomp
+ *            filter (seccomp.ts) read from fd 5, which the script opens on
+ *            the node's copy of the program (bwrap reads and closes it)
  *   /bin/sh as pid 1 (--as-pid-1): says "started" on fd 3, runs the program,
  *            reaps orphans, exits with its status
  *
@@ -24,6 +26,7 @@
  */
 import { constants } from 'node:os'
 import type { CgroupSupport } from './cgroups.ts'
+import { SECCOMP_SUMMARY } from './seccomp.ts'
 import type { SandboxInfo } from './types.ts'
 
 export interface SandboxConfig {
@@ -36,6 +39,8 @@ export interface SandboxConfig {
   tmpfsWorkspaces: boolean
   /** Extra read-only binds (toolchains outside /usr, their config dirs). */
   roBinds: readonly string[]
+  /** File holding the seccomp filter (seccomp.ts) that bwrap installs; null or absent: none. */
+  seccomp?: string | null
 }
 
 /** Everything the sandbox enforces for one stage (already adjusted for the language). */
@@ -101,7 +106,8 @@ export function describeSandbox (c: SandboxConfig): SandboxInfo {
   if (c.tmpfsWorkspaces) enforced.push('size-limited tmpfs job dir and /tmp')
   else warnings.push('job dirs are plain directories: disk use is limited per file (rlimit fsize), not in total')
   enforced.push('wall-clock kill', 'output cap')
-  warnings.push('no seccomp filter yet (AF_VSOCK sockets, io_uring and keyctl are not blocked)')
+  if (c.bwrap !== null && (c.seccomp ?? null) !== null) enforced.push(SECCOMP_SUMMARY)
+  else if (c.bwrap !== null) warnings.push('no seccomp filter: AF_VSOCK sockets, io_uring, keyctl, bpf and perf_event_open are open to jobs')
   return { kind: c.bwrap !== null ? 'bubblewrap' : 'none', enforced, warnings }
 }
 
@@ -109,6 +115,9 @@ export function describeSandbox (c: SandboxConfig): SandboxInfo {
 export function q (s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`
 }
+
+/** The fd on which bwrap reads the seccomp program. */
+const SECCOMP_FD = 5
 
 /**
  * pid 1 of the sandbox: announce the start, run the program (stdin passed
@@ -139,6 +148,7 @@ function bwrapArgs (c: SandboxConfig, s: StageScript): string[] {
     '--ro-bind-try', '/etc/alternatives', '/etc/alternatives',
   ]
   for (const p of c.roBinds) a.push('--ro-bind', p, p)
+  if ((c.seccomp ?? null) !== null) a.push('--seccomp', String(SECCOMP_FD))
   a.push(
     '--proc', '/proc',
     '--dev', '/dev', '--size', String(s.limits.shmBytes), '--tmpfs', '/dev/shm', '--remount-ro', '/dev',
@@ -168,7 +178,9 @@ export function stageScript (c: SandboxConfig, s: StageScript): string {
     ? []
     : [c.setpriv, '--reuid', String(s.uid), '--regid', String(s.uid), '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--']
   if (c.bwrap !== null) {
-    lines.push(`exec ${[...drop, ...bwrapArgs(c, s), ...s.argv].map(q).join(' ')}`)
+    const seccomp = c.seccomp ?? null
+    const filter = seccomp === null ? '' : ` ${SECCOMP_FD}<${q(seccomp)}`
+    lines.push(`exec ${[...drop, ...bwrapArgs(c, s), ...s.argv].map(q).join(' ')}${filter}`)
   } else {
     // No bwrap: the script is the only wrapper; announce the start here.
     lines.push(`cd ${q(s.box)} || exit 125`)

@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -38,6 +38,16 @@ const LOOP = [
   '  printf \'\\036%s\\036\' "$token"; printf \'\\036%s\\036\' "$token" >&2; printf \'%s %s\\n\' "$token" "$st" >&3',
   'done',
 ].join('\n')
+
+/**
+ * Run once before the loop: closes every fd above 3 that the node inherited
+ * without close-on-exec from whatever started it (a shell, a supervisor, a
+ * test runner's IPC channel), which would otherwise pass through setpriv
+ * and bwrap into every job. dash cannot name fds above 9, so bash does it
+ * and then becomes the zygote's /bin/sh.
+ */
+const CLOSE_INHERITED_FDS = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 3 ] && exec {n}>&-; done; exec /bin/sh -c "$@"'
+const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p)) ?? null
 
 /** How long a stage may take to report back after its wall deadline before the zygote is declared stuck. */
 const STUCK_MS = 5000
@@ -119,7 +129,11 @@ export class Zygote {
     this.root = root
     this.cgroup = cgroup
     const pidsProcs = cgroup?.procsFiles().find((f) => f.includes('/pids/')) ?? ''
-    const argv = ['/bin/sh', '-c', LOOP, 'meshrun-zygote', pidsProcs]
+    const loop = [LOOP, 'meshrun-zygote', pidsProcs]
+    // Without bash, fds 4 to 9 at least (dash can name those).
+    const argv = BASH === null
+      ? ['/bin/sh', '-c', `exec 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-\n${LOOP}`, ...loop.slice(1)]
+      : [BASH, '-c', CLOSE_INHERITED_FDS, 'meshrun-zygote', ...loop]
     const [file, ...args] = setpriv === null ? argv : [setpriv, '--pdeathsig', 'SIGKILL', '--', ...argv]
     this.child = spawn(file!, args, {
       cwd: root,

@@ -134,7 +134,7 @@ export class ElectionDriver {
   private send (to: string, msg: ElectionMessage): void {
     const wire: Wire = { ...msg, priority: this.init.self.priority }
     void (async () => {
-      const stream = await this.init.host.dialProtocol(peerIdFromString(to), PROTOCOL_ELECTION, { signal: AbortSignal.timeout(2000) })
+      const stream = await this.init.host.dialProtocol(peerIdFromString(to), PROTOCOL_ELECTION, { negotiateFully: false, signal: AbortSignal.timeout(2000) })
       const ch = new Channel<never, Wire>(stream, z.never())
       await ch.write(wire)
       await ch.close()

@@ -8,6 +8,8 @@ export type MeshEvent =
   | { type: 'election', kind: 'became-master' | 'became-follower' | 'stepped-down', master: string | null, term: number, at: number }
   | { type: 'peer', id: string, up: boolean, at: number }
   | { type: 'job', id: string, language: string, state: 'accepted' | 'queued' | 'running' | 'done', node: string | null, status: JobStatus | null, at: number }
+  /** A scaling decision of this node's autoscaler (`action`: spawn, joined, failed, abandon, or why it waits). */
+  | { type: 'autoscale', action: string, reason: string, id: string | null, at: number }
 
 export type MeshEventListener = (event: MeshEvent) => void
 

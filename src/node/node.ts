@@ -29,6 +29,9 @@ import { PROTOCOL_DISPATCH, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSI
 import type { Logger } from './log.ts'
 import { EventBus } from './events.ts'
 import { Journal, type Recovered } from './journal.ts'
+import { Autoscaler, type AutoscaleOptions } from './autoscaler.ts'
+import type { NodeLoad, SpawnedMember } from './autoscale-policy.ts'
+import { Spawner } from './spawner.ts'
 
 export interface NodeInit {
   /** TCP port on 127.0.0.1 (ignored when `listen` is given). 0 picks a free port. */
@@ -59,6 +62,8 @@ export interface NodeInit {
   spawnedBy?: string
   /** Drain and stop after this long with nothing to do (spawned workers). */
   retireIdleMs?: number
+  /** Start extra workers when jobs wait with every node full (acts while master). */
+  autoscale?: AutoscaleOptions
   allowUnsandboxed?: boolean
   log: Logger
 }
@@ -80,6 +85,7 @@ export class MeshNode {
   readonly election: ElectionDriver
   readonly services: Services
   readonly clients: ClientService
+  readonly autoscaler: Autoscaler | undefined
   /** Cluster and job events, for watchers (HTTP gateway, metrics). */
   readonly events = new EventBus()
   readonly init: NodeInit
@@ -171,6 +177,7 @@ export class MeshNode {
       log: this.log,
     })
     this.discovery = new Discovery({ host, bootstrap: init.peers ?? [], log: this.log })
+    this.autoscaler = init.autoscale === undefined ? undefined : this.makeAutoscaler(init.autoscale, init.dataDir!)
 
     this.membership.on('up', (m) => {
       this.log.info(`peer up ${m.id}`)
@@ -244,6 +251,7 @@ export class MeshNode {
     await h.start()
     await this.election.start()
     this.gossip.start()
+    this.autoscaler?.start()
     const reportMs = this.init.reportIntervalMs ?? 500
     this.sweeper = setInterval(() => { this.membership.sweep(Date.now()) }, Math.max(50, reportMs / 2))
     // Resume what an earlier run of this node accepted and did not finish.
@@ -264,8 +272,10 @@ export class MeshNode {
     this.gossip.publish()
   }
 
+  /** Work in hand. A master with nothing queued or granted is idle too (an orphaned spawned worker may be master). */
   private busy (): boolean {
-    return this.worker.running > 0 || this.entry.unfinished.length > 0 || this.election.isMaster
+    const mastering = this.election.isMaster && (this.scheduler.queueLength > 0 || this.scheduler.grants.size > 0)
+    return this.worker.running > 0 || this.entry.unfinished.length > 0 || mastering
   }
 
   private checkIdle (): void {
@@ -284,6 +294,7 @@ export class MeshNode {
   }
 
   async stop (): Promise<void> {
+    await this.autoscaler?.stop()
     clearInterval(this.sweeper)
     clearInterval(this.idleTimer)
     this.entry.stop()
@@ -296,7 +307,49 @@ export class MeshNode {
     await this.journal.close()
   }
 
+  private makeAutoscaler (opts: AutoscaleOptions, dataDir: string): Autoscaler {
+    const { max, sustainMs, settleMs, joinTimeoutMs, backoffMs, tickMs, ...spawn } = opts
+    return new Autoscaler({ max, sustainMs, settleMs, joinTimeoutMs, backoffMs, tickMs }, {
+      self: this.id,
+      isMaster: () => this.election.isMaster,
+      queueLength: () => this.scheduler.queueLength,
+      nodes: () => this.loads(),
+      spawned: () => this.spawnedMembers(),
+      spawner: new Spawner({
+        ...spawn,
+        dataDir,
+        self: this.id,
+        peer: (local) => this.addrs.find((a) => isLoopback(a) === local) ?? this.addrs[0]!,
+        cluster: this.cluster,
+        mdns: this.init.mdns !== false,
+      }),
+      events: this.events,
+      log: this.log,
+    })
+  }
+
+  /** Every live node's capacity, busy slots as the scheduler counts them. */
+  private * loads (): Iterable<NodeLoad> {
+    const grants = this.scheduler.grants
+    const granted = new Map<string, number>()
+    for (const w of grants.values()) granted.set(w, (granted.get(w) ?? 0) + 1)
+    for (const v of this.views()) {
+      yield { ...v, busy: (granted.get(v.id) ?? 0) + v.jobs.filter((j) => !grants.has(j)).length }
+    }
+  }
+
+  /** Live members started by autoscaling (any master's). */
+  private spawnedMembers (): SpawnedMember[] {
+    const out: SpawnedMember[] = []
+    for (const m of this.membership.up) if (m.report.spawnedBy != null) out.push({ id: m.id, by: m.report.spawnedBy })
+    return out
+  }
+
+  /** When this node last changed its view of master or term (ms since the epoch). */
+  electionChangedAt = 0
+
   private onElection (c: ElectionChange): void {
+    this.electionChangedAt = Date.now()
     this.events.emit({ type: 'election', kind: c.kind, master: c.master, term: c.term, at: Date.now() })
     if (c.kind === 'became-master') {
       this.log.info(`became master (term ${c.term})`)
@@ -360,16 +413,21 @@ export class MeshNode {
     const nodes: Status['nodes'] = [{
       id: this.id, role: master === this.id ? 'master' : 'worker', up: true, addrs: local.addrs, cpu: local.cpu, mem: local.mem,
       running: local.running, maxJobs: local.maxJobs, languages: local.languages.map((l) => l.name), lastSeenMs: 0,
+      accepting: this.accepting, spawnedBy: this.init.spawnedBy ?? null,
     }]
     for (const m of this.membership.members.values()) {
       const r = m.report
       nodes.push({
         id: m.id, role: master === m.id ? 'master' : 'worker', up: m.up, addrs: r.addrs, cpu: r.cpu, mem: r.mem,
         running: r.running, maxJobs: r.maxJobs, languages: r.languages, lastSeenMs: now - m.lastSeen,
+        accepting: r.accepting, spawnedBy: r.spawnedBy ?? null,
       })
     }
     nodes.sort((a, b) => a.id.localeCompare(b.id))
-    return { self: this.id, cluster: this.cluster, master, term: this.election.term, nodes, local }
+    return {
+      self: this.id, cluster: this.cluster, master, term: this.election.term, masterSince: this.electionChangedAt, nodes, local,
+      ...(this.autoscaler === undefined ? {} : { autoscale: this.autoscaler.status() }),
+    }
   }
 
   localStatus (): NodeStatus {

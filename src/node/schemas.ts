@@ -138,8 +138,23 @@ export const clusterNodeSchema = z.object({
   maxJobs: count,
   languages: z.array(z.string()),
   lastSeenMs: z.number(),
+  /** False while the node drains (takes no new jobs). */
+  accepting: z.boolean().optional(),
+  /** The master that started this node as an extra worker (autoscaling). */
+  spawnedBy: peerId.nullable().optional(),
 })
 export type ClusterNode = z.infer<typeof clusterNodeSchema>
+
+/** A node's autoscaler: its limit, the live spawned workers, and what it decided last. */
+export const autoscaleStatusSchema = z.object({
+  max: count,
+  spawner: z.enum(['process', 'command']),
+  spawned: z.array(z.object({ id: peerId, by: peerId, adopted: z.boolean(), pid: z.number().int().nullable() })),
+  pending: count,
+  lastDecision: z.object({ at: z.number(), action: z.string(), reason: z.string() }).nullable(),
+  counts: z.object({ spawned: count, joined: count, failed: count }),
+})
+export type AutoscaleStatus = z.infer<typeof autoscaleStatusSchema>
 
 /** What `meshrun status` shows: the cluster as this node sees it, and this node in detail. */
 export const statusSchema = z.object({
@@ -147,8 +162,12 @@ export const statusSchema = z.object({
   cluster: z.string(),
   master: peerId.nullable(),
   term: count,
+  /** When this node last changed its view of master or term (ms since the epoch). */
+  masterSince: z.number().optional(),
   nodes: z.array(clusterNodeSchema),
   local: nodeStatusSchema,
+  /** This node's autoscaler, when it runs with --autoscale. */
+  autoscale: autoscaleStatusSchema.optional(),
 })
 export type Status = z.infer<typeof statusSchema>
 

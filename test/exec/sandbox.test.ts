@@ -11,6 +11,7 @@ const config: SandboxConfig = {
   cgroups: { memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids', cpuacct: '/sys/fs/cgroup/cpuacct', memsw: true },
   tmpfsWorkspaces: true,
   roBinds: ['/etc/java-17-openjdk'],
+  seccomp: '/var/lib/meshrun/seccomp.bpf',
 }
 
 describe('stageScript', () => {
@@ -24,6 +25,14 @@ describe('stageScript', () => {
     expect(script).toContain("'--ro-bind' '/etc/java-17-openjdk' '/etc/java-17-openjdk'")
     expect(script).toContain("'--bind' '/ws/box' '/box'")
     expect(script).toContain("exec <'/ws/stdin'")
+  })
+
+  test('hands bwrap the seccomp filter on fd 5, and none without a filter', () => {
+    expect(script).toContain("'--seccomp' '5'")
+    expect(script).toMatch(/ 5<'\/var\/lib\/meshrun\/seccomp\.bpf'\n$/)
+    const without = stageScript({ ...config, seccomp: null }, { uid: 64001, box: '/ws/box', tmp: '/ws/tmp', stdinFile: null, limits, argv: ['x'] })
+    expect(without).not.toContain('--seccomp')
+    expect(without).not.toContain('5<')
   })
 
   test('sets the rlimits, CPU with a second of slack when cgroups count CPU', () => {

@@ -10,7 +10,8 @@ import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Status, JobResult } from '../../src/node/schemas.ts'
-import { NODE, ROOT, cli, startNode, stopAll, waitFor, type NodeProc } from '../helpers/procs.ts'
+import { NODE, ROOT, cli, startNode, stopAll, tempDir, waitFor, type NodeProc } from '../helpers/procs.ts'
+import { writeClusterKey } from '../../src/node/cluster-key.ts'
 import { expectedOutput } from '../helpers/cluster.ts'
 
 const why = process.getuid?.() !== 0 ? 'not root' : hasIp() ? null : 'no `ip` command (iproute2)'
@@ -33,8 +34,13 @@ function inNs (ns: string, ...args: string[]): void {
   ip('netns', 'exec', ns, ...args)
 }
 
-beforeAll(() => {
+let keyFile = ''
+
+beforeAll(async () => {
   if (why !== null) return
+  // Beyond loopback a node needs the cluster key, as on a real LAN.
+  keyFile = join(await tempDir('meshrun-netns-'), 'cluster.key')
+  await writeClusterKey(keyFile)
   ip('netns', 'add', sw); made.push(sw)
   inNs(sw, 'ip', 'link', 'add', 'br0', 'type', 'bridge')
   inNs(sw, 'ip', 'link', 'set', 'br0', 'up')
@@ -56,7 +62,7 @@ afterAll(async () => {
 })
 
 async function statusIn (i: number): Promise<Status | undefined> {
-  const r = await cli(['status', '--json', '--node', `${ips[i]}:7700`], { wrap: ['ip', 'netns', 'exec', names[i]!], timeoutMs: 15_000 })
+  const r = await cli(['status', '--json', '--node', `${ips[i]}:7700`, '--key', keyFile], { wrap: ['ip', 'netns', 'exec', names[i]!], timeoutMs: 15_000 })
   return r.code === 0 ? JSON.parse(r.stdout) as Status : undefined
 }
 
@@ -69,7 +75,7 @@ async function oneMaster (indexes: number[]): Promise<Status[] | undefined> {
 }
 
 async function runJobs (i: number, n: number, ms: number, prefix: string): Promise<JobResult[]> {
-  const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', names[i]!, NODE, join(ROOT, 'test/helpers/netns-client.ts'), `${ips[i]}:7700`, String(n), String(ms), prefix], { encoding: 'utf8', timeout: 120_000 })
+  const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', names[i]!, NODE, join(ROOT, 'test/helpers/netns-client.ts'), `${ips[i]}:7700`, String(n), String(ms), prefix, keyFile], { encoding: 'utf8', timeout: 120_000 })
   return JSON.parse(stdout) as JobResult[]
 }
 
@@ -85,7 +91,7 @@ function checkResults (results: JobResult[], n: number, prefix: string): void {
 
 test.skipIf(why !== null)('mDNS finds the nodes; a cut link heals to exactly one master with no lost or duplicated job', async () => {
   const nodes: NodeProc[] = await Promise.all(names.map(async (ns, i) => await startNode(
-    ['--listen', `/ip4/${ips[i]}/tcp/7700`, '--max-jobs', '2'],
+    ['--listen', `/ip4/${ips[i]}/tcp/7700`, '--max-jobs', '2', '--key', keyFile],
     { mdns: true, wrap: ['ip', 'netns', 'exec', ns] },
   )))
   expect(nodes).toHaveLength(3)

@@ -1,0 +1,48 @@
+/**
+ * Cost per node as the cluster grows: 3, 10 and 30 idle nodes on this
+ * machine. Resident memory, CPU and bytes written (gossip, pings; idle nodes
+ * log nothing) per node, and the time from starting them all to every node
+ * agreeing on one master. A bare Node process is the memory baseline.
+ */
+import { spawn } from 'node:child_process'
+import { fmt, procUsage, sleep, startCluster, stopNodes, waitAgreed, type Row } from './lib.ts'
+
+async function bareNodeRssKb (): Promise<number> {
+  const p = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { stdio: 'ignore' })
+  await sleep(500)
+  const { rssKb } = await procUsage(p.pid!)
+  p.kill()
+  return rssKb
+}
+
+export async function benchScale (quick: boolean): Promise<{ rows: Row[], data: Record<string, Record<string, number>> }> {
+  const sizes = quick ? [3, 10] : [3, 10, 30]
+  const windowMs = quick ? 4000 : 10_000
+  const bare = await bareNodeRssKb()
+  const rows: Row[] = []
+  const data: Record<string, Record<string, number>> = {}
+  for (const n of sizes) {
+    const t0 = performance.now()
+    const nodes = await startCluster(n)
+    const started = performance.now()
+    await waitAgreed(nodes, 120_000)
+    const agreeMs = performance.now() - started
+    const totalMs = performance.now() - t0
+    await sleep(2000)
+    const before = await Promise.all(nodes.map(async (x) => await procUsage(x.proc.pid!)))
+    await sleep(windowMs)
+    const after = await Promise.all(nodes.map(async (x) => await procUsage(x.proc.pid!)))
+    await stopNodes(nodes)
+    const rss = after.reduce((a, u) => a + u.rssKb, 0) / n / 1024
+    const cpu = after.reduce((a, u, i) => a + (u.cpuMs - before[i]!.cpuMs), 0) / n / windowMs * 100
+    const bytes = after.reduce((a, u, i) => a + (u.wchar - before[i]!.wchar), 0) / n / (windowMs / 1000)
+    data[String(n)] = { rssMb: rss, cpuPct: cpu, bytesPerS: bytes, agreeMs, startMs: totalMs }
+    rows.push(
+      { section: `scale ${n} nodes`, metric: 'resident memory per node', value: `${rss.toFixed(0)} MiB`, baseline: `${(bare / 1024).toFixed(0)} MiB bare node`, ratio: `${(rss / (bare / 1024)).toFixed(1)}×` },
+      { section: `scale ${n} nodes`, metric: 'CPU per idle node', value: `${cpu.toFixed(2)} % of a core`, baseline: 'target < 1 %', ratio: `${(cpu / 1).toFixed(2)}` },
+      { section: `scale ${n} nodes`, metric: 'bytes sent per idle node (gossip, pings)', value: `${(bytes / 1024).toFixed(2)} KB/s`, baseline: 'target < 2 KB/s', ratio: `${(bytes / 2048).toFixed(2)}` },
+      { section: `scale ${n} nodes`, metric: 'all agree on one master after all started', value: fmt(agreeMs), baseline: 'target 3000 ms', ratio: `${(agreeMs / 3000).toFixed(2)}`, note: `${(totalMs / 1000).toFixed(1)} s from the first spawn` },
+    )
+  }
+  return { rows, data }
+}
