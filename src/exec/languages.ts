@@ -155,7 +155,8 @@ export const LANGUAGES: readonly Language[] = [
     memoryOverheadMb: 128,
     extraProcesses: 32,
     addressSpaceLimit: false,
-    oomPatterns: [/java\.lang\.OutOfMemoryError/],
+    // Not "unable to create native thread": that is the process limit (the pids cgroup says so).
+    oomPatterns: [/java\.lang\.OutOfMemoryError(?!: unable to create (?:new )?native thread)/],
   },
   {
     name: 'js',

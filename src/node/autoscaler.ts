@@ -60,7 +60,7 @@ export class Autoscaler {
     this.cfg = {
       max: init.max,
       sustainMs: init.sustainMs ?? DEFAULT_POLICY.sustainMs,
-      settleMs: init.settleMs ?? DEFAULT_POLICY.settleMs,
+      settleMs: init.settleMs ?? Math.min(DEFAULT_POLICY.settleMs, init.sustainMs ?? DEFAULT_POLICY.sustainMs),
       joinTimeoutMs: init.joinTimeoutMs ?? DEFAULT_POLICY.joinTimeoutMs,
       backoffMs: init.backoffMs ?? DEFAULT_POLICY.backoffMs,
     }
@@ -113,14 +113,15 @@ export class Autoscaler {
     const code = d.action === 'wait' ? d.code : d.action
     if (d.action === 'wait' && code === this.lastCode) return
     this.lastCode = code
-    // Waiting with nothing to do is the normal state: kept quiet.
+    // Waiting with nothing to do is the normal state: logged at debug, and
+    // the status keeps showing the last decision that acted or held back.
     const quiet = d.action === 'wait' && (d.code === 'not-master' || d.code === 'no-backlog' || d.code === 'backlog')
-    this.last = { at: now, action: code, reason: d.reason }
+    if (!quiet) this.last = { at: now, action: code, reason: d.reason }
     if (d.action === 'joined') this.counts.joined++
     if (d.action === 'abandon') this.counts.failed++
     const line = `autoscale ${code}: ${d.reason}`
-    if (quiet) this.c.log.debug(line)
-    else if (d.action === 'abandon') this.c.log.warn(line)
+    if (quiet) { this.c.log.debug(line); return }
+    if (d.action === 'abandon') this.c.log.warn(line)
     else this.c.log.info(line)
     this.c.events.emit({ type: 'autoscale', action: code, reason: d.reason, id: d.action === 'joined' ? d.id : null, at: now })
   }

@@ -30,8 +30,11 @@ export class LoadGossip {
   private readonly topic: string
   private seq = Date.now()
   private timer: NodeJS.Timeout | undefined
-  /** Bytes published since start (for benchmarks). */
+  /** Reports published since start, and their bytes (for benchmarks and guards). */
+  published = 0
   bytesOut = 0
+  /** The largest report published so far, in bytes. */
+  largest = 0
   private readonly onMessage = (evt: CustomEvent<Message>): void => { this.receive(evt.detail) }
 
   constructor (init: LoadGossipInit) {
@@ -56,7 +59,9 @@ export class LoadGossip {
   publish (): void {
     const report: LoadReport = { v: 1, cluster: this.init.cluster, seq: ++this.seq, ...this.init.makeReport() }
     const data = encoder.encode(JSON.stringify(report))
+    this.published++
     this.bytesOut += data.byteLength
+    this.largest = Math.max(this.largest, data.byteLength)
     this.init.pubsub.publish(this.topic, data).catch((err: unknown) => { this.init.log.debug(`gossip publish failed: ${String(err)}`) })
   }
 

@@ -115,6 +115,8 @@ export class Spawner {
       id = peerIdFromPrivateKey(await loadOrCreateIdentity(dir)).toString()
       cmd = i.execPath ?? process.execPath
       args = [i.bin ?? DEFAULT_BIN, 'node', '--port', '0', '--data', dir, ...this.nodeArgs(true)]
+      // Node's compile cache, shared by the children: each starts ~0.3 s sooner.
+      env = { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(i.dataDir, 'spawned', '.compile-cache') }
     } else {
       cmd = '/bin/sh'
       args = ['-c', i.command]

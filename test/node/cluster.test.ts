@@ -5,34 +5,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { MeshClient } from '../../src/client/client.ts'
-import type { Status } from '../../src/node/schemas.ts'
 import type { JobSpec } from '../../src/exec/types.ts'
 import { cli, startNode, stopAll, waitFor, type NodeProc } from '../helpers/procs.ts'
+import { agreed, startCluster, statusOf } from '../helpers/cluster.ts'
 
 afterAll(async () => { await stopAll() })
 
 function py (src: string, id = randomUUID()): JobSpec {
   return { id, language: 'python', files: [{ name: 'main.py', content: src }], stdin: '', args: [] }
-}
-
-async function statusOf (n: NodeProc): Promise<Status> {
-  const c = await MeshClient.connect({ node: n.hostPort })
-  try { return await c.status() } finally { await c.close() }
-}
-
-/** Start a first node, then the others bootstrapped from it, all at once. */
-async function startCluster (count: number, args: string[] = [], perNode: (i: number) => string[] = () => []): Promise<NodeProc[]> {
-  const first = await startNode([...args, ...perNode(0)])
-  const rest = await Promise.all(Array.from({ length: count - 1 }, async (_, i) => await startNode(['--peer', first.hostPort, ...args, ...perNode(i + 1)])))
-  return [first, ...rest]
-}
-
-async function agreed (nodes: NodeProc[]): Promise<Status[] | undefined> {
-  const all = await Promise.all(nodes.map(statusOf))
-  const master = all[0]!.master
-  if (master === null) return undefined
-  const ok = all.every((s) => s.master === master && s.term === all[0]!.term && s.nodes.filter((n) => n.up).length === nodes.length)
-  return ok ? all : undefined
 }
 
 describe('a three-node cluster', () => {

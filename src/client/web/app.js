@@ -24,6 +24,13 @@ function header (s) {
     m.classList.add('changed')
   }
   $('term').textContent = String(s.term)
+  // This node's autoscaler (--autoscale): spawned workers up / most, and its last decision on hover.
+  const a = s.autoscale
+  $('autoscale-fact').hidden = a === undefined
+  if (a !== undefined) {
+    $('autoscale').textContent = `${a.spawned.length} / ${a.max} workers${a.pending > 0 ? ' · 1 starting' : ''}`
+    $('autoscale').title = a.lastDecision === null ? '' : `${a.lastDecision.action}: ${a.lastDecision.reason}`
+  }
   $('nodes-up').textContent = `${s.nodes.filter((n) => n.up).length} / ${s.nodes.length}`
   $('self').textContent = `${short(s.self)} · ${location.host}`
   $('self').title = s.self

@@ -108,10 +108,11 @@ class NodeCard {
     this.badge = el('span', { class: 'badge' })
     this.stats = el('div', { class: 'stats' })
     this.seen = el('span', { class: 'seen' })
+    this.spawned = el('span', { class: 'badge spawned', hidden: true }, 'spawned')
     this.langs = el('div', { class: 'langs' })
     this.chartBox = el('div', { class: 'chart' })
     this.root = el('article', { class: 'node', dataset: { node: id } },
-      el('div', { class: 'head' }, this.badge, el('span', { class: 'id', title: id }, short(id)), self ? el('span', { class: 'badge self' }, 'this node') : null, this.seen),
+      el('div', { class: 'head' }, this.badge, el('span', { class: 'id', title: id }, short(id)), self ? el('span', { class: 'badge self' }, 'this node') : null, this.spawned, this.seen),
       this.stats, this.langs, this.chartBox)
     this.chart = null
     this.langKey = ''
@@ -122,7 +123,9 @@ class NodeCard {
     this.root.dataset.role = this.master ? 'master' : 'worker'
     this.root.dataset.up = String(n.up)
     this.badge.className = `badge ${!n.up ? 'down' : this.master ? 'master' : ''}`
-    this.badge.textContent = !n.up ? 'down' : this.master ? '★ master' : 'worker'
+    this.badge.textContent = !n.up ? 'down' : this.master ? '★ master' : n.accepting === false ? 'draining' : 'worker'
+    this.spawned.hidden = n.spawnedBy == null
+    this.spawned.title = n.spawnedBy == null ? '' : `started by ${n.spawnedBy} (autoscaling)`
     this.stats.replaceChildren(
       el('span', {}, 'jobs ', el('b', {}, `${n.running}/${n.maxJobs}`)),
       el('span', {}, 'cpu ', el('b', {}, `${Math.round(n.cpu)}%`)),

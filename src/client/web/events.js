@@ -7,6 +7,13 @@ function describe (e) {
     if (e.kind === 'stepped-down') return ['election', `this node stepped down (term ${e.term})`]
     return ['election', `term ${e.term}: master is ${short(e.master)}`]
   }
+  if (e.type === 'autoscale') {
+    if (e.action === 'spawn') return ['autoscale', `autoscale: starting a worker — ${e.reason}`]
+    if (e.action === 'joined') return ['up', `autoscale: worker ${short(e.id)} joined`]
+    if (e.action === 'failed' || e.action === 'abandon') return ['down', `autoscale ${e.action}: ${e.reason}`]
+    if (e.action === 'at-max') return ['autoscale', `autoscale: ${e.reason}`]
+    return null
+  }
   if (e.type === 'peer') return e.up ? ['up', `node ${short(e.id)} joined`] : ['down', `node ${short(e.id)} is down`]
   return null
 }

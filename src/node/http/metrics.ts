@@ -42,9 +42,19 @@ export function createMetrics (node: GatewayNode): Metrics {
     name: 'meshrun_elections_total', help: 'Elections this node has seen complete', registers: r,
     collect () { this.reset(); this.inc(node.election.elections) },
   })
+  // Autoscaling (nodes started with --autoscale): the limit, live spawned workers, and every decision that acted.
+  const scaling = node.status().autoscale !== undefined
+  const decisions = new Counter({ name: 'meshrun_autoscale_decisions_total', help: 'Autoscaler decisions that acted or changed what it waits for (spawn, joined, failed, abandon, at-max, …)', labelNames: ['action'], registers: scaling ? r : [] })
+  if (scaling) {
+    gauge('meshrun_autoscale_max', 'Most spawned workers this node\'s autoscaler keeps (--autoscale)', () => node.status().autoscale?.max ?? 0)
+    gauge('meshrun_autoscale_workers', 'Live spawned workers counted toward the maximum (this master\'s and adopted ones)', () => node.status().autoscale?.spawned.length ?? 0)
+    gauge('meshrun_autoscale_pending', 'Workers started and not joined yet', () => node.status().autoscale?.pending ?? 0)
+    for (const action of ['spawn', 'joined', 'failed', 'abandon']) decisions.inc({ action }, 0)
+  }
   new Gauge({ name: 'meshrun_node_info', help: 'This node', labelNames: ['id', 'version'], registers: r }).set({ id: node.id, version: VERSION }, 1)
 
   const off = node.events.on((e) => {
+    if (e.type === 'autoscale' && scaling) decisions.inc({ action: e.action })
     if (e.type !== 'job') return
     if (e.state === 'accepted') accepted.inc({ language: e.language })
     if (e.state !== 'done') return

@@ -1,0 +1,5 @@
+const [host, port] = process.argv.slice(2)
+require('net').connect({ host, port: Number(port), timeout: 2000 })
+  .on('connect', () => { console.log('connected to', host); process.exit(0) })
+  .on('error', (e) => console.log(`connect ${host}:${port} failed: ${e.code}`))
+  .on('timeout', () => { console.log(`connect ${host}:${port} failed: timeout`); process.exit(0) })

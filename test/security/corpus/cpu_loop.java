@@ -1,0 +1,4 @@
+public class Main {
+  static volatile long n;
+  public static void main (String[] a) { for (;;) n++; }
+}

@@ -1,0 +1,3 @@
+with open("big", "wb") as f:
+    while True:
+        f.write(b"x" * 65536)

@@ -1,0 +1,3 @@
+public class Main {
+  public static void main (String[] a) { String s = "€ü".repeat(1000); for (;;) System.err.print(s); }
+}

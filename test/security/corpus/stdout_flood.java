@@ -1,0 +1,3 @@
+public class Main {
+  public static void main (String[] a) { String s = "y".repeat(4096); for (;;) System.out.print(s); }
+}

@@ -1,0 +1,2 @@
+const s = 'y'.repeat(65536)
+for (;;) require('fs').writeSync(1, s)
