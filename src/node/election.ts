@@ -48,6 +48,8 @@ export class ElectionDriver {
   private stopped = false
   /** Elections this node has seen complete (for metrics). */
   elections = 0
+  /** Election messages received (for guards and metrics). */
+  messagesIn = 0
 
   constructor (init: ElectionDriverInit) {
     this.init = init
@@ -142,6 +144,7 @@ export class ElectionDriver {
   }
 
   private async receive (stream: Stream, from: string): Promise<void> {
+    this.messagesIn++
     const ch = new Channel<Wire, never>(stream, wireSchema, 1024)
     try {
       const wire = await ch.read(AbortSignal.timeout(5000))

@@ -25,7 +25,7 @@ import { ElectionDriver, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
 import { ClientService } from './client-service.ts'
 import type { LoadReport, NodeStatus, Status } from './schemas.ts'
-import { PROTOCOL_DISPATCH, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSION } from './protocols.ts'
+import { PROTOCOL_DISPATCH, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSION } from './protocols.ts'
 import type { Logger } from './log.ts'
 import { EventBus } from './events.ts'
 import { Journal, type Recovered } from './journal.ts'
@@ -239,10 +239,11 @@ export class MeshNode {
     // The first CPU sample takes ~0.5 s: not worth delaying the start (spawned workers join sooner).
     void this.load.start()
     const h = this.host
-    await h.handle(PROTOCOL_JOB, (stream) => { void this.clients.onJob(stream) }, { maxInboundStreams: 1024 })
-    await h.handle(PROTOCOL_STATUS, (stream) => { void this.clients.onStatus(stream) }, { maxInboundStreams: 64 })
-    await h.handle(PROTOCOL_PLACE, (stream, conn) => { void this.services.onPlace(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 4096 })
-    await h.handle(PROTOCOL_DISPATCH, (stream) => { void this.services.onDispatch(stream) }, { maxInboundStreams: 1024 })
+    const counted = (protocol: string): void => { this.inboundStreams[protocol] = (this.inboundStreams[protocol] ?? 0) + 1 }
+    await h.handle(PROTOCOL_JOB, (stream) => { counted(PROTOCOL_JOB); void this.clients.onJob(stream) }, { maxInboundStreams: 1024 })
+    await h.handle(PROTOCOL_STATUS, (stream) => { counted(PROTOCOL_STATUS); void this.clients.onStatus(stream) }, { maxInboundStreams: 64 })
+    await h.handle(PROTOCOL_PLACE, (stream, conn) => { counted(PROTOCOL_PLACE); void this.services.onPlace(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 4096 })
+    await h.handle(PROTOCOL_DISPATCH, (stream) => { counted(PROTOCOL_DISPATCH); void this.services.onDispatch(stream) }, { maxInboundStreams: 1024 })
     h.addEventListener('peer:disconnect', (evt) => {
       const id = evt.detail.toString()
       this.membership.onDisconnect(id)
@@ -348,6 +349,8 @@ export class MeshNode {
 
   /** When this node last changed its view of master or term (ms since the epoch). */
   electionChangedAt = 0
+  /** Streams opened to this node since it started, by protocol (regression guards, metrics). */
+  readonly inboundStreams: Record<string, number> = {}
 
   private onElection (c: ElectionChange): void {
     this.electionChangedAt = Date.now()
@@ -450,6 +453,8 @@ export class MeshNode {
       ],
       sandbox: this.executor.sandbox,
       uptimeMs: now - this.startedAt,
+      streams: { ...this.inboundStreams, [PROTOCOL_ELECTION]: this.election.messagesIn },
+      gossip: { published: this.gossip.published, bytes: this.gossip.bytesOut, largest: this.gossip.largest },
     }
   }
 }

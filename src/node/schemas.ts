@@ -123,6 +123,10 @@ export const nodeStatusSchema = z.object({
   jobs: z.array(runningJobSchema),
   sandbox: z.object({ kind: z.enum(['bubblewrap', 'none']), enforced: z.array(z.string()), warnings: z.array(z.string()) }),
   uptimeMs: z.number(),
+  /** Streams opened to this node since it started, by protocol. */
+  streams: z.record(z.string(), count).optional(),
+  /** Load reports this node published: how many, their bytes, the largest. */
+  gossip: z.object({ published: count, bytes: count, largest: count }).optional(),
 })
 export type NodeStatus = z.infer<typeof nodeStatusSchema>
 

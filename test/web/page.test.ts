@@ -2,7 +2,8 @@
  * The web page in headless Chromium against a real three-node cluster: it
  * shows the three nodes and the master, runs a C program submitted through
  * the form and shows its output, and shows the new master within seconds of
- * the old one being killed. Saves docs/screenshot.png.
+ * the old one being killed. Saves test-output/screenshot.png (copy it to
+ * docs/screenshot.png to update the README's picture).
  *
  * Needs /usr/bin/chromium (Debian's `chromium` package); skips without it.
  */
@@ -104,7 +105,8 @@ describe.skipIf(!haveChromium)('the web page', () => {
     console.log(`the page showed the new master ${took} ms after the old one was killed`)
     await page.waitForTimeout(1500)
     await mkdir(join(ROOT, 'docs'), { recursive: true })
-    await page.screenshot({ path: join(ROOT, 'docs', 'screenshot.png'), fullPage: true })
+    await mkdir(join(ROOT, 'test-output'), { recursive: true })
+    await page.screenshot({ path: join(ROOT, 'test-output', 'screenshot.png'), fullPage: true })
     expect(problems).toEqual([])
   })
 })

@@ -1,0 +1,81 @@
+/**
+ * Regression guards for performance that time nothing: a repeated job hits
+ * the compile cache, a job costs a bounded number of streams between nodes,
+ * steady work causes no election traffic, and load reports stay small.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { MeshClient } from '../../src/client/client.ts'
+import { PROTOCOL_DISPATCH, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_PLACE } from '../../src/node/protocols.ts'
+import type { Status } from '../../src/node/schemas.ts'
+import { stopAll, type NodeProc } from '../helpers/procs.ts'
+import { startCluster, statusOf, waitAgreed } from '../helpers/cluster.ts'
+
+let nodes: NodeProc[]
+let entry: NodeProc
+let client: MeshClient
+
+beforeAll(async () => {
+  nodes = await startCluster(3, ['--max-jobs', '2'])
+  const [s] = await waitAgreed(nodes)
+  entry = nodes.find((n) => n.id !== s!.master)!
+  client = await MeshClient.connect({ node: entry.hostPort })
+})
+
+afterAll(async () => {
+  await client?.close()
+  await stopAll()
+})
+
+function streams (all: Status[], protocol: string): number {
+  return all.reduce((a, s) => a + (s.local.streams?.[protocol] ?? 0), 0)
+}
+
+test('a job costs at most one stream each to the entry, the master and a worker, and no election traffic', async () => {
+  const jobs = 12
+  // Warm the compile caches, then count.
+  await client.run({ id: randomUUID(), language: 'c', files: [{ name: 'a.c', content: '#include <stdio.h>\nint main(void){ puts("x"); return 0; }\n' }], stdin: '', args: [] })
+  const before = await Promise.all(nodes.map(statusOf))
+  for (let i = 0; i < jobs; i++) {
+    const r = await client.run({ id: randomUUID(), language: 'c', files: [{ name: 'a.c', content: '#include <stdio.h>\nint main(void){ puts("x"); return 0; }\n' }], stdin: '', args: [] })
+    expect(r.status).toBe('ok')
+  }
+  const after = await Promise.all(nodes.map(statusOf))
+  const delta = (p: string): number => streams(after, p) - streams(before, p)
+  expect(delta(PROTOCOL_JOB)).toBe(jobs)
+  expect(delta(PROTOCOL_PLACE)).toBe(jobs) // the entry is not the master: one placement each
+  expect(delta(PROTOCOL_DISPATCH)).toBeLessThanOrEqual(jobs) // none when the entry runs it itself
+  expect(delta(PROTOCOL_ELECTION)).toBe(0)
+  expect(after.every((s) => s.term === before[0]!.term)).toBe(true)
+})
+
+test('a repeated C and Java submission hits the compile cache', async () => {
+  for (const [language, name, content] of [
+    ['c', 'main.c', `#include <stdio.h>\n/* ${randomUUID()} */\nint main(void){ puts("c"); return 0; }\n`],
+    ['java', 'Main.java', `// ${randomUUID()}\npublic class Main { public static void main(String[] a) { System.out.println("java"); } }\n`],
+  ] as const) {
+    const spec = { language, files: [{ name, content }], stdin: '', args: [] }
+    // The cache is per node: repeat until a submission lands on the node that compiled it.
+    const first = await client.run({ ...spec, id: randomUUID() })
+    expect(first.compile?.cached).not.toBe(true)
+    let hit = false
+    for (let i = 0; i < 6 && !hit; i++) {
+      const again = await client.run({ ...spec, id: randomUUID() })
+      if (again.node === first.node) {
+        expect(again.compile?.cached).toBe(true)
+        hit = true
+      }
+    }
+    expect(hit).toBe(true)
+  }
+})
+
+test('load reports stay small', async () => {
+  const all = await Promise.all(nodes.map(statusOf))
+  for (const s of all) {
+    const g = s.local.gossip!
+    expect(g.published).toBeGreaterThan(0)
+    expect(g.largest).toBeLessThan(1024)
+    expect(g.bytes / g.published).toBeLessThan(800)
+  }
+})

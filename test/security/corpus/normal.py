@@ -1,0 +1,2 @@
+import sys
+print("normal", sum(int(x) for x in sys.argv[1:]))
