@@ -50,7 +50,7 @@ export class JobError extends Error {
   override name = 'JobError'
 }
 
-interface Target { addr: Multiaddr, peer?: PeerId }
+interface Target { addr: Multiaddr, peer?: PeerId, connecting?: Promise<PeerId> }
 
 export class MeshClient {
   readonly host: Host
@@ -86,10 +86,13 @@ export class MeshClient {
       // address open duplicate connections, and libp2p prunes them, resetting
       // whatever streams they carried.
       if (target.peer === undefined) {
-        const conn = await this.host.dial(target.addr, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
-        target.peer = conn.remotePeer
+        // One dial per node, shared by concurrent calls.
+        target.connecting ??= this.host.dial(target.addr, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
+          .then((conn) => conn.remotePeer)
+          .finally(() => { target.connecting = undefined })
+        target.peer = await target.connecting
       }
-      return await this.host.dialProtocol(target.peer, protocol, { negotiateFully: false, signal: AbortSignal.timeout(this.dialTimeoutMs) })
+      return await this.host.dialProtocol(target.peer, protocol, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
     } catch (err: any) {
       throw new ConnectError(describeConnectError(target.addr.toString(), err))
     }

@@ -30,6 +30,8 @@ export interface CacheKeyParts {
 }
 
 const MEMORY_ENTRIES = 512
+const NODE_UID = process.getuid?.()
+const NODE_GID = process.getgid?.()
 
 function matches (rel: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => p.startsWith('**/*') ? rel.endsWith(p.slice(4)) : rel === p)
@@ -107,7 +109,12 @@ export class CompileCache {
       await mkdir(p, { recursive: true })
       if (uid >= 0) await chown(p, uid, uid)
     }
-    await Promise.all(entry.artefacts.map((a) => copyFile(join(entry.dir, 'files', a), join(jobDir, a))))
+    await Promise.all(entry.artefacts.map(async (a) => {
+      const to = join(jobDir, a)
+      await copyFile(join(entry.dir, 'files', a), to)
+      // copyFile keeps the owner of the original: give the artefact to this job's uid.
+      if (uid >= 0) await chown(to, uid, uid)
+    }))
   }
 
   /**
@@ -123,6 +130,8 @@ export class CompileCache {
         const to = join(tmp, 'files', a)
         await mkdir(dirname(to), { recursive: true })
         await copyFile(join(jobDir, a), to)
+        // copyFile keeps the owner (the compiling job's uid): the cache belongs to the node.
+        if (NODE_UID !== undefined) await chown(to, NODE_UID, NODE_GID!)
       }
       const stored: StageResult = { ...result }
       delete stored.cached

@@ -11,6 +11,7 @@ import type { Host } from './host.ts'
 import type { Logger } from './log.ts'
 
 const FORGET_MS = 10 * 60_000
+const PATIENCE_MS = 3000
 
 export interface DiscoveryInit {
   host: Host
@@ -34,7 +35,7 @@ export class Discovery {
   private readonly known = new Map<string, { addrs: Multiaddr[], seen: number }>()
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     this.remember(evt.detail.id.toString(), evt.detail.multiaddrs)
-    void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
+    if (this.shouldDial(evt.detail.id.toString())) void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
   }
 
   constructor (init: DiscoveryInit) {
@@ -61,12 +62,26 @@ export class Discovery {
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
     this.remember(id, parsed)
-    void this.dialPeer(id, parsed)
+    if (this.shouldDial(id)) void this.dialPeer(id, parsed)
+  }
+
+  /**
+   * When two nodes learn of each other at once and both dial, libp2p aborts
+   * one connection as a duplicate, with every stream on it. So the lower
+   * peer id dials; the higher one dials only if no connection came for a
+   * while (the other side may be unable to reach it).
+   */
+  private shouldDial (id: string, now = Date.now()): boolean {
+    if (this.init.host.peerId.toString() < id) return true
+    const k = this.known.get(id)
+    return k !== undefined && now - k.seen > PATIENCE_MS
   }
 
   private remember (id: string, addrs: Multiaddr[]): void {
     if (id === this.init.host.peerId.toString()) return
-    this.known.set(id, { addrs: addrs.length > 0 ? addrs : this.known.get(id)?.addrs ?? [], seen: Date.now() })
+    const k = this.known.get(id)
+    // `seen`: when we last were connected (or first heard of it).
+    this.known.set(id, { addrs: addrs.length > 0 ? addrs : k?.addrs ?? [], seen: k?.seen ?? Date.now() })
   }
 
   private connected (id: string): boolean {
@@ -93,7 +108,7 @@ export class Discovery {
     for (const [id, k] of this.known) {
       if (this.connected(id)) { k.seen = now; continue }
       if (now - k.seen > FORGET_MS) { this.known.delete(id); continue }
-      void this.dialPeer(id, k.addrs)
+      if (this.shouldDial(id, now)) void this.dialPeer(id, k.addrs)
     }
     for (const addr of this.init.bootstrap) {
       const key = addr.toString()

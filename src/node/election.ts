@@ -62,7 +62,17 @@ export class ElectionDriver {
   get isMaster (): boolean { return isMaster(this.state) }
 
   async start (): Promise<void> {
+    await this.listen()
+    this.begin()
+  }
+
+  /** Take election messages (before standing for election). */
+  async listen (): Promise<void> {
     await this.init.host.handle(PROTOCOL_ELECTION, (stream, conn) => { void this.receive(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 256 })
+  }
+
+  /** Boot the state machine: after its startup delay it elects. */
+  begin (): void {
     this.feed({ type: 'start' })
   }
 
@@ -136,7 +146,7 @@ export class ElectionDriver {
   private send (to: string, msg: ElectionMessage): void {
     const wire: Wire = { ...msg, priority: this.init.self.priority }
     void (async () => {
-      const stream = await this.init.host.dialProtocol(peerIdFromString(to), PROTOCOL_ELECTION, { negotiateFully: false, signal: AbortSignal.timeout(2000) })
+      const stream = await this.init.host.dialProtocol(peerIdFromString(to), PROTOCOL_ELECTION, { signal: AbortSignal.timeout(2000) })
       const ch = new Channel<never, Wire>(stream, z.never())
       await ch.write(wire)
       await ch.close()

@@ -1,6 +1,6 @@
 /** Placement and dispatch inside one process (a node that is its own master and worker). */
 import type { JobSpec } from '../exec/types.ts'
-import type { Scheduler } from './scheduler.ts'
+import type { PlaceRequest, Scheduler } from './scheduler.ts'
 import { BusyError, type Worker } from './worker.ts'
 import { MasterLostError, RefusedError, RejectedError, type DispatchHooks, type DispatchLink, type Grant, type PlaceOptions, type PlacementLink } from './links.ts'
 
@@ -15,13 +15,14 @@ export class LocalPlacement implements PlacementLink {
 
   async place (opts: PlaceOptions): Promise<Grant> {
     return await new Promise<Grant>((resolve, reject) => {
+      let request: PlaceRequest | undefined
       const onAbort = (): void => {
-        this.scheduler.cancel(opts.id)
+        this.scheduler.cancel(opts.id, request)
         reject(new Error('placement cancelled'))
       }
       if (opts.signal.aborted) { onAbort(); return }
       opts.signal.addEventListener('abort', onAbort, { once: true })
-      this.scheduler.enqueue({
+      this.scheduler.enqueue(request = {
         id: opts.id,
         language: opts.language,
         entry: 'local',

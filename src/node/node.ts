@@ -251,7 +251,16 @@ export class MeshNode {
     })
     this.discovery.start()
     await h.start()
-    await this.election.start()
+    // A node told of peers (--peer) waits to hear one before it stands for
+    // election (at most 3 s): crowning itself first, alone, would only bump
+    // the cluster's term when it joins.
+    if ((this.init.peers ?? []).length > 0) {
+      await this.election.listen()
+      const heard = new Promise<void>((resolve) => { this.membership.on('up', () => { resolve() }) })
+      void Promise.race([heard, new Promise((resolve) => setTimeout(resolve, 3000))]).then(() => { this.election.begin() })
+    } else {
+      await this.election.start()
+    }
     this.gossip.start()
     this.autoscaler?.start()
     const reportMs = this.init.reportIntervalMs ?? 500

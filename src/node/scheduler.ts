@@ -70,8 +70,13 @@ export class Scheduler {
    * rejected at once. `front` puts it ahead of the queue (a re-placed orphan).
    */
   enqueue (req: PlaceRequest, front = false): void {
-    if (this.granted.has(req.id) || this.queue.some((q) => q.req.id === req.id)) {
-      req.onReject(`job ${req.id} is already being placed`)
+    // The same job asked for again (a client re-submitted it through another
+    // entry): a granted job sends the newcomer to the same worker, where it
+    // attaches to the run; a queued one waits beside the first and is granted
+    // with it.
+    const grantedTo = this.granted.get(req.id)
+    if (grantedTo !== undefined) {
+      req.onGrant(grantedTo)
       return
     }
     const views = [...this.views()].filter((v) => v.up)
@@ -93,9 +98,9 @@ export class Scheduler {
     this.pump()
   }
 
-  /** Forget a queued job (its entry went away). */
-  cancel (id: string): void {
-    const i = this.queue.findIndex((q) => q.req.id === id)
+  /** Forget a queued request (its entry went away). */
+  cancel (id: string, req?: PlaceRequest): void {
+    const i = this.queue.findIndex((q) => q.req.id === id && (req === undefined || q.req === req))
     if (i >= 0) this.queue.splice(i, 1)
     this.pump()
   }
@@ -160,6 +165,14 @@ export class Scheduler {
       this.granted.set(item.req.id, best.id)
       taken.set(best.id, (taken.get(best.id) ?? 0) + 1)
       item.req.onGrant(best.id)
+      // Requests for the same job go to the same run.
+      for (let j = this.queue.length - 1; j >= 0; j--) {
+        const twin = this.queue[j]!
+        if (twin.req.id !== item.req.id) continue
+        this.queue.splice(j, 1)
+        if (j < i) i--
+        twin.req.onGrant(best.id)
+      }
     }
     this.queue.forEach((item, i) => {
       if (item.lastPosition !== i + 1) {

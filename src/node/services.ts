@@ -65,8 +65,9 @@ export class Services {
     this.placing.add(ch)
     let granted = false
     let settled = false
+    let request: import('./scheduler.ts').PlaceRequest | undefined
     const finished = new Promise<void>((resolve) => {
-      this.init.scheduler.enqueue({
+      request = {
         id,
         language,
         entry: from,
@@ -82,13 +83,14 @@ export class Services {
           resolve()
         },
         onLost: () => { settled = true; resolve() },
-      })
+      }
+      this.init.scheduler.enqueue(request)
     })
     // Until granted, a closed stream means the entry gave up on the job.
     const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
     await Promise.race([finished, closed])
     if (!granted) {
-      if (!settled) this.init.scheduler.cancel(id)
+      if (!settled) this.init.scheduler.cancel(id, request)
       this.placing.delete(ch)
       return
     }

