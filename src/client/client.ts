@@ -81,6 +81,7 @@ export class MeshClient {
   }
 
   private async open (target: Target, protocol: string): Promise<Stream> {
+    let dialled = false
     try {
       // Dial the address once and then the peer: concurrent dials of a bare
       // address open duplicate connections, and libp2p prunes them, resetting
@@ -92,9 +93,10 @@ export class MeshClient {
           .finally(() => { target.connecting = undefined })
         target.peer = await target.connecting
       }
-      return await this.host.dialProtocol(target.peer, protocol, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
+      dialled = true
+      return await this.host.dialProtocol(target.peer, protocol, { maxOutboundStreams: 10_000, signal: AbortSignal.timeout(this.dialTimeoutMs) })
     } catch (err: any) {
-      throw new ConnectError(describeConnectError(target.addr.toString(), err))
+      throw new ConnectError(dialled ? `node ${target.addr.toString()}: cannot open a stream: ${err?.message ?? String(err)}` : describeConnectError(target.addr.toString(), err))
     }
   }
 

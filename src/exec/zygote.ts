@@ -245,7 +245,7 @@ export class Zygote {
         if (data.length > 0) capture.push(stream, data)
         if (active.cut[stream].done) finishIfDone()
       },
-      onStatus: () => { if (active.status.includes('.') && !(active as any).logged) { (active as any).logged = true; if (process.env.ZYG_DEBUG) console.error(`started after ${(performance.now() - t0).toFixed(1)} ms`) } finishIfDone() },
+      onStatus: () => { finishIfDone() },
       fail: (why) => { finish(why) },
     }
     const statusRe = new RegExp(`${token} (\\d+)\\n`)

@@ -69,6 +69,12 @@ export interface NodeInit {
 }
 
 export const DEFAULT_PORT = 7700
+/**
+ * Concurrent streams of one protocol on one connection. libp2p's default (64
+ * outbound) is far too low: an entry holds a placement stream to the master
+ * for every job it has in flight.
+ */
+export const MAX_STREAMS = 10_000
 /** How long a delivered result stays available for pickup by id. */
 export const KEEP_RESULTS_MS = 10 * 60_000
 
@@ -240,10 +246,10 @@ export class MeshNode {
     void this.load.start()
     const h = this.host
     const counted = (protocol: string): void => { this.inboundStreams[protocol] = (this.inboundStreams[protocol] ?? 0) + 1 }
-    await h.handle(PROTOCOL_JOB, (stream) => { counted(PROTOCOL_JOB); void this.clients.onJob(stream) }, { maxInboundStreams: 1024 })
+    await h.handle(PROTOCOL_JOB, (stream) => { counted(PROTOCOL_JOB); void this.clients.onJob(stream) }, { maxInboundStreams: 4096, maxOutboundStreams: MAX_STREAMS })
     await h.handle(PROTOCOL_STATUS, (stream) => { counted(PROTOCOL_STATUS); void this.clients.onStatus(stream) }, { maxInboundStreams: 64 })
-    await h.handle(PROTOCOL_PLACE, (stream, conn) => { counted(PROTOCOL_PLACE); void this.services.onPlace(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 4096 })
-    await h.handle(PROTOCOL_DISPATCH, (stream) => { counted(PROTOCOL_DISPATCH); void this.services.onDispatch(stream) }, { maxInboundStreams: 1024 })
+    await h.handle(PROTOCOL_PLACE, (stream, conn) => { counted(PROTOCOL_PLACE); void this.services.onPlace(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 4096, maxOutboundStreams: MAX_STREAMS })
+    await h.handle(PROTOCOL_DISPATCH, (stream) => { counted(PROTOCOL_DISPATCH); void this.services.onDispatch(stream) }, { maxInboundStreams: 1024, maxOutboundStreams: MAX_STREAMS })
     h.addEventListener('peer:disconnect', (evt) => {
       const id = evt.detail.toString()
       this.membership.onDisconnect(id)

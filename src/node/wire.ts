@@ -1,8 +1,22 @@
 /**
- * A message channel over a libp2p stream: length-prefixed JSON frames, each
- * bounded in size and parsed with a schema before use.
+ * A message channel over a libp2p stream: length-prefixed JSON frames (an
+ * unsigned varint, then that many bytes), each bounded in size and parsed
+ * with a schema before use.
+ *
+ * Memory is bounded whatever a peer sends. A channel holds what arrived
+ * until it is read, at most one frame's bound (plus its prefix) per stream,
+ * and every channel of the process charges it to one shared budget
+ * (INBOUND_BUDGET_BYTES): a stream that would exceed either is aborted at
+ * once, so a flood of streams that each send most of a large frame and then
+ * stall costs the budget, not gigabytes. Once a channel is closed, or its
+ * peer broke the protocol, whatever else arrives is dropped. A write the
+ * peer does not take within WRITE_TIMEOUT_MS aborts the stream, so a peer
+ * that stops reading cannot pin a stream (and what is queued on it) forever.
+ *
+ * (libp2p's lpStream buffers every byte a peer sends up to its bound from
+ * the moment it is created, with nothing shared between streams: 60 streams
+ * each stalled inside an 8 MiB frame held 550 MB of a node's memory.)
  */
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import type { z } from 'zod'
 import { MAX_FRAME_BYTES } from './schemas.ts'
@@ -11,35 +25,167 @@ export class ProtocolError extends Error {
   override name = 'ProtocolError'
 }
 
+/** Bytes received by all channels of this process and not yet read. */
+export const INBOUND_BUDGET_BYTES = 128 * 1024 * 1024
+/** How long a write may wait for the peer to take it. */
+export const WRITE_TIMEOUT_MS = 60_000
+
+/** The process-wide account of unread inbound bytes (memory belongs to the process, not to a channel). */
+const inbound = { used: 0 }
+
+/** Bytes currently held by channels, unread (for tests and metrics). */
+export function inboundBytes (): number {
+  return inbound.used
+}
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
+function varint (n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+/** The frame header at the start of `buf`: its length and the prefix's size, or null if incomplete. */
+function header (buf: Uint8Array, maxFrameBytes: number): { length: number, size: number } | null {
+  const maxPrefix = varint(maxFrameBytes).length
+  let n = 0
+  for (let i = 0; i < buf.length; i++) {
+    if (i >= maxPrefix) throw new ProtocolError(`frame too large (limit ${maxFrameBytes} bytes)`)
+    n += (buf[i]! & 0x7f) * 2 ** (7 * i)
+    if ((buf[i]! & 0x80) === 0) {
+      if (n > maxFrameBytes) throw new ProtocolError(`frame too large (limit ${maxFrameBytes} bytes)`)
+      return { length: n, size: i + 1 }
+    }
+  }
+  return null
+}
+
 export class Channel<In, Out> {
   readonly stream: Stream
-  private readonly lp: LengthPrefixedStream<Stream>
   private readonly schema: z.ZodType<In>
+  private readonly maxFrameBytes: number
+  /** Received, not yet read (charged to the budget). */
+  private chunks: Uint8Array[] = []
+  private held = 0
+  /** Set when the channel stops taking input: closed by us, a protocol error, an abort. */
+  private failed: Error | null = null
+  private discarding = false
+  private wake: (() => void) | null = null
 
   constructor (stream: Stream, schema: z.ZodType<In>, maxFrameBytes = MAX_FRAME_BYTES) {
     this.stream = stream
     this.schema = schema
-    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes, maxBufferSize: maxFrameBytes + 16 })
+    this.maxFrameBytes = maxFrameBytes
+    // A copy: a view would keep the whole transport buffer it points into alive.
+    stream.addEventListener('message', (evt) => { this.receive(evt.data.slice()) })
+    stream.addEventListener('remoteCloseWrite', () => { this.notify() })
+    stream.addEventListener('close', (evt) => {
+      this.discard(evt.error ?? null)
+      this.notify()
+    })
   }
 
-  /** The next message, or null when the remote closed its side cleanly. */
-  async read (signal?: AbortSignal): Promise<In | null> {
-    let frame
-    try {
-      frame = await this.lp.read(signal === undefined ? undefined : { signal })
-    } catch (err: any) {
-      if (err?.name === 'UnexpectedEOFError') return null
-      if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidMessageLengthError' || err?.name === 'InvalidDataLengthLengthError') {
-        throw new ProtocolError(`frame too large (limit ${MAX_FRAME_BYTES} bytes)`)
-      }
-      throw err
+  private receive (data: Uint8Array): void {
+    if (this.discarding || data.length === 0) return
+    if (this.held + data.length > this.maxFrameBytes + 16) {
+      this.fail(new ProtocolError(`frame too large (limit ${this.maxFrameBytes} bytes)`))
+      return
     }
+    if (inbound.used + data.length > INBOUND_BUDGET_BYTES) {
+      this.fail(new ProtocolError('the node is receiving too much data at once'))
+      return
+    }
+    inbound.used += data.length
+    this.held += data.length
+    this.chunks.push(data)
+    this.notify()
+  }
+
+  private notify (): void {
+    const w = this.wake
+    this.wake = null
+    w?.()
+  }
+
+  /** Drops what is held and everything that still arrives. */
+  private discard (err: Error | null): void {
+    if (err !== null) this.failed ??= err
+    this.discarding = true
+    inbound.used -= this.held
+    this.held = 0
+    this.chunks = []
+  }
+
+  /** The peer broke the protocol or the budget: stop reading and reset the stream. */
+  private fail (err: Error): void {
+    this.discard(err)
+    this.notify()
+    this.stream.abort(err)
+  }
+
+  private bytes (): Uint8Array {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)]
+    return this.chunks[0] ?? new Uint8Array(0)
+  }
+
+  private take (n: number): Uint8Array {
+    const buf = this.bytes()
+    const out = buf.subarray(0, n)
+    this.chunks = n < buf.length ? [buf.subarray(n)] : []
+    this.held -= n
+    inbound.used -= n
+    return out
+  }
+
+  /** The remote will send nothing more (that has not already arrived). */
+  private get ended (): boolean {
+    return this.stream.remoteWriteStatus !== 'writable' && this.stream.readBufferLength === 0
+  }
+
+  /**
+   * The next message, or null when the remote closed its side (cleanly, or
+   * in the middle of a frame). Throws ProtocolError for a frame that is too
+   * large, not UTF-8 JSON or not of the schema's shape; the stream's error
+   * when it was reset; the signal's reason when aborted.
+   */
+  async read (signal?: AbortSignal): Promise<In | null> {
+    for (;;) {
+      if (this.failed !== null) throw this.failed
+      signal?.throwIfAborted()
+      let h: { length: number, size: number } | null
+      try {
+        h = header(this.bytes(), this.maxFrameBytes)
+      } catch (err) {
+        this.fail(err as Error)
+        throw err
+      }
+      if (h !== null && this.held >= h.size + h.length) {
+        this.take(h.size)
+        return this.parse(this.take(h.length))
+      }
+      if (this.discarding) return null
+      if (this.ended) {
+        this.discard(null)
+        return null
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => { this.wake = null; reject(signal!.reason) }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        this.wake = () => { signal?.removeEventListener('abort', onAbort); resolve() }
+      })
+    }
+  }
+
+  private parse (frame: Uint8Array): In {
     let value: unknown
     try {
-      value = JSON.parse(decoder.decode(frame.subarray()))
+      value = JSON.parse(decoder.decode(frame))
     } catch {
       throw new ProtocolError('frame is not valid UTF-8 JSON')
     }
@@ -52,15 +198,50 @@ export class Channel<In, Out> {
   }
 
   async write (msg: Out, signal?: AbortSignal): Promise<void> {
-    await this.lp.write(encoder.encode(JSON.stringify(msg)), signal === undefined ? undefined : { signal })
+    const body = encoder.encode(JSON.stringify(msg))
+    this.stream.send(varint(body.length))
+    if (this.stream.send(body)) return
+    await this.drained(signal ?? AbortSignal.timeout(WRITE_TIMEOUT_MS))
   }
 
-  /** Half-close our side; the stream ends once the remote closes too. */
+  /** Waits until the stream takes more; aborts it when the peer does not read in time. */
+  private async drained (signal: AbortSignal): Promise<void> {
+    if (this.stream.writableNeedsDrain !== true) return
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: Error): void => {
+          this.stream.removeEventListener('drain', onDrain)
+          this.stream.removeEventListener('close', onClose)
+          signal.removeEventListener('abort', onAbort)
+          if (err === undefined) resolve()
+          else reject(err)
+        }
+        const onDrain = (): void => { done() }
+        const onClose = (): void => { done(new ProtocolError('the stream closed before the message was sent')) }
+        const onAbort = (): void => { done(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason))) }
+        this.stream.addEventListener('drain', onDrain)
+        this.stream.addEventListener('close', onClose)
+        if (signal.aborted) onAbort()
+        else signal.addEventListener('abort', onAbort)
+      })
+    } catch (err) {
+      this.stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  /** Half-close our side (taking nothing more from the peer); the stream ends once the remote closes too. */
   async close (): Promise<void> {
-    try { await this.stream.close() } catch { this.stream.abort(new Error('close failed')) }
+    this.discard(null)
+    try {
+      await this.stream.close({ signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) })
+    } catch {
+      this.stream.abort(new Error('close failed'))
+    }
   }
 
   abort (err: Error): void {
+    this.discard(err)
     this.stream.abort(err)
   }
 }

@@ -165,6 +165,13 @@ describe('many clients at once', () => {
   })
 })
 
+describe('one client, many jobs', () => {
+  test('150 jobs in flight from one client (beyond libp2p\'s default of 64 streams a protocol)', async () => {
+    const results = await Promise.all(Array.from({ length: 150 }, async (_, i) => await client.run(job('calc', 'a.calc', `${i} * 2`))))
+    results.forEach((r, i) => { expect(r.run?.stdout).toBe(`${i * 2}\n`) })
+  })
+})
+
 describe('status', () => {
   test('status --json shows the peer id, languages, load and running jobs', async () => {
     const slow = client.run(job('python', 'slow.py', 'import time\ntime.sleep(4)\nprint("done")\n'))

@@ -204,6 +204,8 @@ async function nothingLeft (): Promise<void> {
   expect(await cgroupExtras()).toBe(0)
 }
 
+/** CPU burners stopped by the wall clock because their CPUs were slowed (see verify). */
+const slowed: string[] = []
 let normalRuns = 0
 async function normalJobWorks (): Promise<void> {
   const n = ++normalRuns
@@ -233,7 +235,18 @@ function verify (k: Case, r: JobResult): void {
   const stage = r.status === 'compile_error' ? r.compile : r.run
   const seen = `${k.file}: ${JSON.stringify({ status: r.status, message: r.message, stage: stage === null ? null : { ...stage, stdout: stage.stdout.slice(0, 300), stderr: stage.stderr.slice(0, 300) } })}`
   expect.soft(r.status, seen).toBe(k.status)
-  if (k.limit !== undefined) expect.soft(stage?.limit ?? null, seen).toBe(k.limit)
+  if (k.limit === 'cpu' && stage?.limit === 'wall') {
+    // The wall clock (equal to the CPU limit, plus 200 ms of grace) fired
+    // first: right only if the job had not used its CPU time by then, which
+    // happens when its vCPUs are slowed down (this VM can lose half its CPU
+    // to its host for a second). The cgroup's CPU counter is polled every
+    // 10-25 ms for limits this small.
+    expect.soft(stage.cpuMs ?? 0, seen).toBeLessThan(k.limits!.timeMs! + 50)
+    slowed.push(k.file)
+  } else if (k.limit !== undefined) {
+    expect.soft(stage?.limit ?? null, seen).toBe(k.limit)
+  }
+  if (stage?.limit === 'cpu') expect.soft(stage.cpuMs ?? 0, seen).toBeGreaterThanOrEqual(k.limits?.timeMs ?? 3000)
   if (k.signal !== undefined) expect.soft(stage?.signal, seen).toBe(k.signal)
   try {
     noSecretIn(r)
@@ -266,6 +279,7 @@ afterAll(async () => {
   await new Promise((res) => listener?.close(res))
   await rm(rootSecret, { force: true })
   if (table.length > 0) {
+    if (slowed.length > 0) console.log(`stopped by the wall clock before their CPU limit (slow vCPUs): ${slowed.join(', ')}`)
     console.log(table.map((t) => `${t.attack.padEnd(44)} ${t.file.padEnd(22)} ${t.status.padEnd(14)} ${t.limit.padEnd(10)} ${t.ms} ms`).join('\n'))
   }
   await stopAll()
