@@ -27,9 +27,19 @@ try {
   for (const [name, run] of sections) {
     if (only !== undefined && !only.includes(name)) continue
     if (!json) process.stderr.write(`bench: ${name}…\n`)
-    const r = await run(quick)
-    rows.push(...r.rows)
-    data[name] = r.data
+    try {
+      const r = await run(quick)
+      rows.push(...r.rows)
+      data[name] = r.data
+      if (!json) for (const row of r.rows) process.stderr.write(`  ${row.metric}: ${row.value} | ${row.baseline} | ${row.ratio}\n`)
+    } catch (err) {
+      // One section failing must not lose the others: record it and go on.
+      const message = err instanceof Error ? err.message : String(err)
+      rows.push({ section: name, metric: 'FAILED', value: '', baseline: '', ratio: '', note: message })
+      data[name] = { error: message }
+      process.stderr.write(`  ${name} failed: ${message}\n`)
+      await cleanup()
+    }
   }
 } finally {
   await cleanup()
