@@ -1,6 +1,7 @@
 /**
  * Finding peers: mDNS answers (libp2p does not dial discovered peers by
- * itself), `--peer` bootstrap addresses redialled until connected, and the
+ * itself; when both sides of a pair dial at once, libp2p keeps one
+ * connection and drops the other before it is used), `--peer` bootstrap addresses redialled until connected, and the
  * addresses peers gossip, so every node ends up connected to every other.
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -11,7 +12,6 @@ import type { Host } from './host.ts'
 import type { Logger } from './log.ts'
 
 const FORGET_MS = 10 * 60_000
-const PATIENCE_MS = 3000
 
 export interface DiscoveryInit {
   host: Host
@@ -35,7 +35,7 @@ export class Discovery {
   private readonly known = new Map<string, { addrs: Multiaddr[], seen: number }>()
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     this.remember(evt.detail.id.toString(), evt.detail.multiaddrs)
-    if (this.shouldDial(evt.detail.id.toString())) void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
+    void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
   }
 
   constructor (init: DiscoveryInit) {
@@ -62,20 +62,9 @@ export class Discovery {
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
     this.remember(id, parsed)
-    if (this.shouldDial(id)) void this.dialPeer(id, parsed)
+    void this.dialPeer(id, parsed)
   }
 
-  /**
-   * When two nodes learn of each other at once and both dial, libp2p aborts
-   * one connection as a duplicate, with every stream on it. So the lower
-   * peer id dials; the higher one dials only if no connection came for a
-   * while (the other side may be unable to reach it).
-   */
-  private shouldDial (id: string, now = Date.now()): boolean {
-    if (this.init.host.peerId.toString() < id) return true
-    const k = this.known.get(id)
-    return k !== undefined && now - k.seen > PATIENCE_MS
-  }
 
   private remember (id: string, addrs: Multiaddr[]): void {
     if (id === this.init.host.peerId.toString()) return
@@ -108,7 +97,7 @@ export class Discovery {
     for (const [id, k] of this.known) {
       if (this.connected(id)) { k.seen = now; continue }
       if (now - k.seen > FORGET_MS) { this.known.delete(id); continue }
-      if (this.shouldDial(id, now)) void this.dialPeer(id, k.addrs)
+      void this.dialPeer(id, k.addrs)
     }
     for (const addr of this.init.bootstrap) {
       const key = addr.toString()

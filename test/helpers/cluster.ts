@@ -27,7 +27,7 @@ export async function agreed (nodes: NodeProc[]): Promise<Status[] | undefined> 
   return ok ? all : undefined
 }
 
-export async function waitAgreed (nodes: NodeProc[], timeoutMs = 5000): Promise<Status[]> {
+export async function waitAgreed (nodes: NodeProc[], timeoutMs = 15_000): Promise<Status[]> {
   return await waitFor(async () => await agreed(nodes), timeoutMs, 'agreement on one master')
 }
 

@@ -63,7 +63,7 @@ describe('a three-node cluster', () => {
 describe('capabilities and limits', () => {
   test('a node started with --langs python never receives C jobs', async () => {
     const nodes = await startCluster(3, ['--max-jobs', '2'], (i) => (i === 2 ? ['--langs', 'python'] : []))
-    await waitFor(async () => await agreed(nodes), 5000, 'agreement')
+    await waitFor(async () => await agreed(nodes), 15_000, 'agreement')
     const pyOnly = nodes[2]!
     const client = await MeshClient.connect({ node: pyOnly.hostPort })
     try {
@@ -84,7 +84,7 @@ describe('capabilities and limits', () => {
 
   test('with --max-jobs 1 everywhere, 6 slow jobs never overlap on a node and the rest queue', async () => {
     const nodes = await startCluster(3, ['--max-jobs', '1'])
-    await waitFor(async () => await agreed(nodes), 5000, 'agreement')
+    await waitFor(async () => await agreed(nodes), 15_000, 'agreement')
     const client = await MeshClient.connect({ node: nodes[0]!.hostPort })
     try {
       const src = 'import time\nstart = time.time()\ntime.sleep(0.6)\nprint(start, time.time())\n'
@@ -113,7 +113,7 @@ describe('capabilities and limits', () => {
 
   test('a job no live node can run is rejected with a message saying so', async () => {
     const nodes = await startCluster(2, [], () => ['--langs', 'python,calc'])
-    await waitFor(async () => await agreed(nodes), 5000, 'agreement')
+    await waitFor(async () => await agreed(nodes), 15_000, 'agreement')
     const client = await MeshClient.connect({ node: nodes[1]!.hostPort })
     try {
       const r = await client.run({ id: randomUUID(), language: 'java', files: [{ name: 'A.java', content: 'class A { public static void main(String[] a) {} }' }], stdin: '', args: [] })
@@ -129,7 +129,7 @@ describe('capabilities and limits', () => {
     const a = await startNode(['--cluster', 'red'])
     const b = await startNode(['--cluster', 'blue', '--peer', a.hostPort])
     const c = await startNode(['--cluster', 'red', '--peer', a.hostPort])
-    await waitFor(async () => await agreed([a, c]), 5000, 'the red cluster')
+    await waitFor(async () => await agreed([a, c]), 15_000, 'the red cluster')
     await new Promise((r) => setTimeout(r, 1000))
     const blue = await statusOf(b)
     expect(blue.nodes.map((n) => n.id)).toEqual([b.id])

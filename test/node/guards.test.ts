@@ -59,7 +59,7 @@ test('a repeated C and Java submission hits the compile cache', async () => {
     const first = await client.run({ ...spec, id: randomUUID() })
     expect(first.compile?.cached).not.toBe(true)
     let hit = false
-    for (let i = 0; i < 6 && !hit; i++) {
+    for (let i = 0; i < 20 && !hit; i++) {
       const again = await client.run({ ...spec, id: randomUUID() })
       if (again.node === first.node) {
         expect(again.compile?.cached).toBe(true)

@@ -95,7 +95,7 @@ test.skipIf(why !== null)('mDNS finds the nodes; a cut link heals to exactly one
     { mdns: true, wrap: ['ip', 'netns', 'exec', ns] },
   )))
   expect(nodes).toHaveLength(3)
-  const before = await waitFor(async () => await oneMaster([0, 1, 2]), 15_000, 'agreement by mDNS', 300)
+  const before = await waitFor(async () => await oneMaster([0, 1, 2]), 30_000, 'agreement by mDNS', 300)
   const masterIdx = nodes.findIndex((n) => n.id === before[0]!.master)
   const cut = masterIdx
   const side = [0, 1, 2].filter((i) => i !== cut)
