@@ -158,6 +158,7 @@ export class Entry {
     let lastError = ''
     let lost = 0
     let refused = 0
+    const failedOn: string[] = []
     while (lost < this.init.maxAttempts && refused < 20 * this.init.maxAttempts) {
       if (this.aborter.signal.aborted) return this.finish(job, { status: 'error', message: 'node is shutting down', compile: null, run: null }, this.init.self)
       job.state = 'queued'
@@ -167,6 +168,7 @@ export class Entry {
         grant = await placement.place({
           id: spec.id,
           language: job.language,
+          avoid: failedOn,
           signal: this.aborter.signal,
           onPosition: (position) => {
             job.position = position
@@ -202,6 +204,7 @@ export class Entry {
           await sleep(50)
         } else {
           lost++
+          failedOn.push(grant.worker)
         }
       } finally {
         placement.done(spec.id)

@@ -15,6 +15,8 @@ export interface Grant {
 export interface PlaceOptions {
   id: string
   language: string
+  /** Workers that already failed this job: place it elsewhere if possible. */
+  avoid?: string[]
   onPosition: (position: number) => void
   signal: AbortSignal
 }

@@ -25,6 +25,7 @@ export class LocalPlacement implements PlacementLink {
       this.scheduler.enqueue(request = {
         id: opts.id,
         language: opts.language,
+        ...(opts.avoid === undefined ? {} : { avoid: opts.avoid }),
         entry: 'local',
         onPosition: opts.onPosition,
         onGrant: (worker) => {

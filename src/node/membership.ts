@@ -43,7 +43,9 @@ export class Membership {
    * sequence at their start time in ms, so a restarted peer is never mistaken for a stale one. */
   onReport (report: LoadReport, now: number): void {
     const known = this.members.get(report.id)
-    if (known !== undefined && known.up && report.seq <= known.report.seq) return
+    // Only a newer report counts: gossip may deliver a dead peer's last
+    // reports after its connection closed, and they must not revive it.
+    if (known !== undefined && report.seq <= known.report.seq) return
     const member: Member = { id: report.id, report, lastSeen: now, up: true }
     this.members.set(report.id, member)
     if (known === undefined || !known.up) this.emit('up', member)

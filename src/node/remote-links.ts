@@ -25,7 +25,7 @@ export class RemotePlacement implements PlacementLink {
     try {
       const stream = await this.host.dialProtocol(peerIdFromString(this.master), PROTOCOL_PLACE, { maxOutboundStreams: 10_000, signal: AbortSignal.any([opts.signal, AbortSignal.timeout(3000)]) })
       ch = new Channel(stream, placeEventSchema)
-      await ch.write({ t: 'place', id: opts.id, language: opts.language })
+      await ch.write({ t: 'place', id: opts.id, language: opts.language, ...(opts.avoid === undefined || opts.avoid.length === 0 ? {} : { avoid: opts.avoid.slice(-16) }) })
     } catch (err) {
       throw new MasterLostError(`cannot reach master ${this.master}: ${String(err)}`)
     }

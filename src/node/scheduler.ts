@@ -31,6 +31,8 @@ export interface NodeView {
 export interface PlaceRequest {
   id: string
   language: string
+  /** Workers that already failed this job (unreachable, gone): not chosen again while another can take it. */
+  avoid?: readonly string[]
   entry: string
   onPosition: (position: number) => void
   onGrant: (worker: string) => void
@@ -39,7 +41,7 @@ export interface PlaceRequest {
   onLost: () => void
 }
 
-interface Queued { req: PlaceRequest, lastPosition: number }
+interface Queued { req: PlaceRequest, lastPosition: number, sentAt: number }
 
 export class Scheduler {
   private readonly queue: Queued[] = []
@@ -92,7 +94,7 @@ export class Scheduler {
       req.onReject(`no live node can run ${req.language}`)
       return
     }
-    const item = { req, lastPosition: -1 }
+    const item = { req, lastPosition: -1, sentAt: 0 }
     if (front) this.queue.unshift(item)
     else this.queue.push(item)
     this.pump()
@@ -156,7 +158,9 @@ export class Scheduler {
     for (let i = 0; i < this.queue.length;) {
       const item = this.queue[i]!
       const capable = views.filter((v) => v.languages.includes(item.req.language))
-      const best = pickBest(capable, taken)
+      const avoid = item.req.avoid ?? []
+      const preferred = capable.filter((v) => !avoid.includes(v.id))
+      const best = pickBest(preferred.length > 0 ? preferred : capable, taken)
       if (best === undefined) {
         i++
         continue
@@ -174,16 +178,23 @@ export class Scheduler {
         twin.req.onGrant(best.id)
       }
     }
+    // Every grant moves every queued job up one place: telling each of them
+    // each time is O(n²) messages for a long queue. Positions near the front
+    // go out at once, the others at most every POSITION_EVERY_MS.
+    const now = this.now()
     this.queue.forEach((item, i) => {
-      if (item.lastPosition !== i + 1) {
-        item.lastPosition = i + 1
-        item.req.onPosition(i + 1)
-      }
+      const position = i + 1
+      if (item.lastPosition === position) return
+      if (item.lastPosition !== -1 && position > 3 && now - item.sentAt < POSITION_EVERY_MS) return
+      item.lastPosition = position
+      item.sentAt = now
+      item.req.onPosition(position)
     })
   }
 }
 
 export const RELEASE_MEMORY_MS = 3000
+export const POSITION_EVERY_MS = 250
 
 /** Admission, then the least loaded node (fewest busy slots, then CPU). */
 function pickBest (capable: NodeView[], taken: Map<string, number>): NodeView | undefined {

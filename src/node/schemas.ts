@@ -204,7 +204,7 @@ export type LoadReport = z.infer<typeof loadReportSchema>
 
 /** Entry → master on /meshrun/place: ask for a worker, later say the job is done. */
 export const placeRequestSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('place'), id, language: z.string().min(1).max(64) }),
+  z.object({ t: z.literal('place'), id, language: z.string().min(1).max(64), avoid: z.array(peerId).max(16).optional() }),
   z.object({ t: z.literal('done') }),
 ])
 export type PlaceRequest = z.infer<typeof placeRequestSchema>

@@ -61,7 +61,7 @@ export class Services {
       await ch.close()
       return
     }
-    const { id, language } = req
+    const { id, language, avoid } = req
     this.placing.add(ch)
     let granted = false
     let settled = false
@@ -70,6 +70,7 @@ export class Services {
       request = {
         id,
         language,
+        ...(avoid === undefined ? {} : { avoid }),
         entry: from,
         onPosition: (position) => { void this.safeWrite(ch, { t: 'queued', position }) },
         onGrant: (worker) => {

@@ -5,11 +5,14 @@
  *
  * Memory is bounded whatever a peer sends. A channel holds what arrived
  * until it is read, at most one frame's bound (plus its prefix) per stream,
- * and every channel of the process charges it to one shared budget
- * (INBOUND_BUDGET_BYTES): a stream that would exceed either is aborted at
- * once, so a flood of streams that each send most of a large frame and then
- * stall costs the budget, not gigabytes. Once a channel is closed, or its
- * peer broke the protocol, whatever else arrives is dropped. A write the
+ * and every channel of the process charges it to shared budgets: the first
+ * SMALL_PER_CHANNEL bytes a channel holds to the small budget, the rest to
+ * the large one (INBOUND_BUDGET_BYTES). A stream that would exceed a bound
+ * or a budget is aborted at once: a flood of streams that each send most of
+ * a large frame and then stall costs the large budget, not gigabytes, and
+ * leaves the small one to ordinary messages (requests, events), so the node
+ * keeps serving meanwhile. Once a channel is closed, or its peer broke the
+ * protocol, whatever else arrives is dropped. A write the
  * peer does not take within WRITE_TIMEOUT_MS aborts the stream, so a peer
  * that stops reading cannot pin a stream (and what is queued on it) forever.
  *
@@ -25,19 +28,30 @@ export class ProtocolError extends Error {
   override name = 'ProtocolError'
 }
 
-/** Bytes received by all channels of this process and not yet read. */
+/** Bytes beyond each channel's first SMALL_PER_CHANNEL, received by all channels of this process and not yet read. */
 export const INBOUND_BUDGET_BYTES = 128 * 1024 * 1024
+/** Each channel's first bytes held come from the small budget. */
+export const SMALL_PER_CHANNEL = 64 * 1024
+export const SMALL_BUDGET_BYTES = 64 * 1024 * 1024
 /** How long a write may wait for the peer to take it. */
 export const WRITE_TIMEOUT_MS = 60_000
 
 /** The process-wide account of unread inbound bytes (memory belongs to the process, not to a channel). */
-const inbound = { used: 0 }
+const inbound = { small: 0, large: 0 }
 
 /** Bytes currently held by channels, unread (for tests and metrics). */
 export function inboundBytes (): number {
-  return inbound.used
+  return inbound.small + inbound.large
 }
 
+/** How a channel's holding going from `from` to `to` bytes splits between the budgets. */
+function split (from: number, to: number): { small: number, large: number } {
+  const small = Math.min(to, SMALL_PER_CHANNEL) - Math.min(from, SMALL_PER_CHANNEL)
+  return { small, large: (to - from) - small }
+}
+
+/** A varint of any frame length we take fits in this many bytes (header() rejects longer ones). */
+const MAX_PREFIX_BYTES = 10
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -82,8 +96,11 @@ export class Channel<In, Out> {
     this.stream = stream
     this.schema = schema
     this.maxFrameBytes = maxFrameBytes
-    // A copy: a view would keep the whole transport buffer it points into alive.
-    stream.addEventListener('message', (evt) => { this.receive(evt.data.slice()) })
+    stream.addEventListener('message', (evt) => {
+      const data = evt.data.subarray()
+      // A small view would keep the whole transport buffer it points into alive: copy it.
+      this.receive(data.byteLength * 2 < data.buffer.byteLength ? data.slice() : data)
+    })
     stream.addEventListener('remoteCloseWrite', () => { this.notify() })
     stream.addEventListener('close', (evt) => {
       this.discard(evt.error ?? null)
@@ -97,11 +114,13 @@ export class Channel<In, Out> {
       this.fail(new ProtocolError(`frame too large (limit ${this.maxFrameBytes} bytes)`))
       return
     }
-    if (inbound.used + data.length > INBOUND_BUDGET_BYTES) {
+    const d = split(this.held, this.held + data.length)
+    if (inbound.small + d.small > SMALL_BUDGET_BYTES || inbound.large + d.large > INBOUND_BUDGET_BYTES) {
       this.fail(new ProtocolError('the node is receiving too much data at once'))
       return
     }
-    inbound.used += data.length
+    inbound.small += d.small
+    inbound.large += d.large
     this.held += data.length
     this.chunks.push(data)
     this.notify()
@@ -117,8 +136,7 @@ export class Channel<In, Out> {
   private discard (err: Error | null): void {
     if (err !== null) this.failed ??= err
     this.discarding = true
-    inbound.used -= this.held
-    this.held = 0
+    this.release(this.held)
     this.chunks = []
   }
 
@@ -129,18 +147,42 @@ export class Channel<In, Out> {
     this.stream.abort(err)
   }
 
-  private bytes (): Uint8Array {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)]
-    return this.chunks[0] ?? new Uint8Array(0)
+  /** The first `n` bytes held (fewer if fewer are held), without joining every chunk. */
+  private peek (n: number): Uint8Array {
+    const first = this.chunks[0]
+    if (first === undefined) return new Uint8Array(0)
+    if (first.length >= n || this.chunks.length === 1) return first.subarray(0, n)
+    const out: Uint8Array[] = []
+    let got = 0
+    for (const c of this.chunks) {
+      if (got >= n) break
+      out.push(c.subarray(0, n - got))
+      got += Math.min(c.length, n - got)
+    }
+    return Buffer.concat(out)
   }
 
+  /** Removes the first `n` bytes held (n ≤ held) and returns them. */
   private take (n: number): Uint8Array {
-    const buf = this.bytes()
-    const out = buf.subarray(0, n)
-    this.chunks = n < buf.length ? [buf.subarray(n)] : []
-    this.held -= n
-    inbound.used -= n
+    const out = new Uint8Array(n)
+    let got = 0
+    while (got < n) {
+      const c = this.chunks[0]!
+      const k = Math.min(c.length, n - got)
+      out.set(c.subarray(0, k), got)
+      got += k
+      if (k === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(k)
+    }
+    this.release(n)
     return out
+  }
+
+  private release (n: number): void {
+    const d = split(this.held - n, this.held)
+    inbound.small -= d.small
+    inbound.large -= d.large
+    this.held -= n
   }
 
   /** The remote will send nothing more (that has not already arrived). */
@@ -160,7 +202,7 @@ export class Channel<In, Out> {
       signal?.throwIfAborted()
       let h: { length: number, size: number } | null
       try {
-        h = header(this.bytes(), this.maxFrameBytes)
+        h = header(this.peek(MAX_PREFIX_BYTES), this.maxFrameBytes)
       } catch (err) {
         this.fail(err as Error)
         throw err

@@ -1,0 +1,32 @@
+/** Membership from reports: up, down, and no revival by stale gossip. */
+import { expect, test } from 'vitest'
+import { Membership } from '../../src/node/membership.ts'
+import type { LoadReport } from '../../src/node/schemas.ts'
+
+function report (id: string, seq: number): LoadReport {
+  return {
+    v: 1, cluster: 'default', id, seq, priority: 0, term: 1, isMaster: false, master: null, cpu: 1, mem: 1, running: 0, maxJobs: 2,
+    maxCpu: 100, maxMem: 95, accepting: true, queue: 0, languages: ['python'], jobs: [], addrs: [], version: '0.1.0',
+  }
+}
+
+test('a peer is up with its reports, down when they stop or it disconnects, and a late older report does not revive it', () => {
+  const m = new Membership(2500)
+  const events: string[] = []
+  m.on('up', (x) => events.push(`up ${x.id}`))
+  m.on('down', (x) => events.push(`down ${x.id}`))
+  m.onReport(report('a', 10), 0)
+  m.onReport(report('a', 11), 500)
+  m.sweep(2000)
+  expect(events).toEqual(['up a'])
+  m.sweep(3100)
+  expect(events).toEqual(['up a', 'down a'])
+  m.onReport(report('a', 11), 3200) // a copy of the last report, relayed late
+  m.onReport(report('a', 9), 3300)
+  expect(m.up).toEqual([])
+  m.onReport(report('a', 12), 3400) // it really is back
+  expect(events).toEqual(['up a', 'down a', 'up a'])
+  m.onDisconnect('a')
+  m.onReport(report('a', 12), 3500)
+  expect(events).toEqual(['up a', 'down a', 'up a', 'down a'])
+})
