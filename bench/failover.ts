@@ -25,6 +25,7 @@ async function once (signal: 'SIGKILL' | 'SIGSTOP'): Promise<{ agreeMs: number, 
       last = Math.max(last, Date.now())
       if (r.status !== 'ok' || r.run?.stdout !== `${i}\n`) throw new Error(`failover job ${i}: ${r.status} ${r.message ?? ''}`)
     }))
+    pending.catch(() => {}) // awaited below; do not crash while polling
     // Wait until the master runs some of them.
     for (;;) {
       const ms = await status(master.addr)

@@ -11,31 +11,38 @@
  *    the workspace root, then a random token line to the zygote's stdin;
  *  - the zygote sources the script in a subshell (it ends in `exec`), waits,
  *    kills whatever is left in its cgroup but itself, then writes the token
- *    (between RS characters) to stdout and to stderr, and "token status" to
- *    fd 3. The stage's pid 1 writes "." to fd 3 when the program starts.
- * stdout and stderr are the zygote's own pipes, shared by its stages: the
- * token marks where a stage's output ends. Nothing of the stage runs when it
- * is written, and the stage never sees the token, so it cannot forge it.
+ *    (between RS characters) to the stdout and stderr FIFOs, and "token
+ *    status" to fd 3. The stage's pid 1 writes "." to fd 3 when the program
+ *    starts.
+ * A stage's stdout and stderr are two FIFOs in the workspace root, which the
+ * node reads for the zygote's whole life. Each stage opens them afresh (its
+ * own open file descriptions: a job that makes its output non-blocking, or
+ * is killed while Node.js has made it so, changes nothing for the next job
+ * or for the zygote); the zygote writes its tokens through its own
+ * descriptions (fds 7 and 8), which no stage inherits. The token marks where
+ * a stage's output ends: nothing of the stage runs when it is written, and
+ * the stage never sees it, so it cannot forge it.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { constants as fsConstants, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { JobCgroup } from './cgroups.ts'
 import { OutputCapture } from './output.ts'
-import { decodeStatus, wallDeadline, type KillReason, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
+import { decodeStatus, STAGE_FIFOS, TOKEN_FDS, wallDeadline, type KillReason, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
 import type { OutputStream } from './types.ts'
 
 const LOOP = [
+  `exec ${TOKEN_FDS.stdout}>${STAGE_FIFOS.stdout} ${TOKEN_FDS.stderr}>${STAGE_FIFOS.stderr}`,
   'while read -r token; do',
   '  ( . ./stage.sh )',
   '  st=$?',
   '  if [ -n "$1" ]; then while read -r p; do [ "$p" = "$$" ] || kill -9 "$p" 2>/dev/null; done <"$1"; fi',
-  '  printf \'\\036%s\\036\' "$token"; printf \'\\036%s\\036\' "$token" >&2; printf \'%s %s\\n\' "$token" "$st" >&3',
+  `  printf '\\036%s\\036' "$token" >&${TOKEN_FDS.stdout}; printf '\\036%s\\036' "$token" >&${TOKEN_FDS.stderr}; printf '%s %s\\n' "$token" "$st" >&3`,
   'done',
 ].join('\n')
 
@@ -112,10 +119,21 @@ interface Active {
   fail: (why: string) => void
 }
 
+/** Makes the stage FIFOs afresh (a previous zygote's may still be open somewhere) and opens their read ends. */
+function openStageFifos (root: string): Record<OutputStream, Socket> {
+  const paths = { stdout: join(root, STAGE_FIFOS.stdout), stderr: join(root, STAGE_FIFOS.stderr) }
+  for (const p of Object.values(paths)) rmSync(p, { force: true })
+  execFileSync('mkfifo', ['-m', '600', paths.stdout, paths.stderr], { env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' })
+  // Non-blocking, so that opening needs no writer yet; the zygote's write ends keep them from ever ending.
+  const open = (p: string): Socket => new Socket({ fd: openSync(p, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK), readable: true, writable: false })
+  return { stdout: open(paths.stdout), stderr: open(paths.stderr) }
+}
+
 export class Zygote {
   readonly root: string
   private readonly cgroup: JobCgroup | null
   private readonly child: ChildProcess
+  private readonly fifos: Record<OutputStream, Socket>
   private active: Active | null = null
   private exitReason: string | null = null
 
@@ -128,6 +146,7 @@ export class Zygote {
   constructor (root: string, cgroup: JobCgroup | null, setpriv: string | null) {
     this.root = root
     this.cgroup = cgroup
+    this.fifos = openStageFifos(root)
     const pidsProcs = cgroup?.procsFiles().find((f) => f.includes('/pids/')) ?? ''
     const loop = [LOOP, 'meshrun-zygote', pidsProcs]
     // Without bash, fds 4 to 9 at least (dash can name those).
@@ -152,8 +171,14 @@ export class Zygote {
       // Never the OOM killer's choice (the stage script sets itself back to 0).
       try { writeFileSync(`/proc/${pid}/oom_score_adj`, '-1000') } catch { /* not permitted */ }
     }
-    this.child.stdout!.on('data', (d: Buffer) => { this.active?.onData('stdout', d) })
-    this.child.stderr!.on('data', (d: Buffer) => { this.active?.onData('stderr', d) })
+    for (const stream of ['stdout', 'stderr'] as const) {
+      this.fifos[stream].on('data', (d: Buffer) => { this.active?.onData(stream, d) })
+      this.fifos[stream].on('error', () => {})
+      this.fifos[stream].unref()
+    }
+    // The zygote's own stdout and stderr carry nothing of a stage (only a broken shell would write there).
+    this.child.stdout!.resume()
+    this.child.stderr!.resume()
     const status = this.child.stdio[3] as Readable
     status.setEncoding('latin1')
     status.on('data', (d: string) => {
@@ -313,6 +338,14 @@ export class Zygote {
 
   /** Ends the zygote (after killing a running stage). */
   async stop (): Promise<void> {
+    try {
+      await this.end()
+    } finally {
+      for (const f of Object.values(this.fifos)) f.destroy()
+    }
+  }
+
+  private async end (): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined) return
     const exited = new Promise<void>((res) => { this.child.once('exit', () => { res() }) })
     // A stage's pid 1 first, then its bwrap monitor (see killTree).

@@ -95,7 +95,7 @@ test.skipIf(why !== null)('mDNS finds the nodes; a cut link heals to exactly one
     { mdns: true, wrap: ['ip', 'netns', 'exec', ns] },
   )))
   expect(nodes).toHaveLength(3)
-  const before = await waitFor(async () => await oneMaster([0, 1, 2]), 30_000, 'agreement by mDNS', 300)
+  const before = await waitFor(async () => await oneMaster([0, 1, 2]), 60_000, 'agreement by mDNS', 300)
   const masterIdx = nodes.findIndex((n) => n.id === before[0]!.master)
   const cut = masterIdx
   const side = [0, 1, 2].filter((i) => i !== cut)
@@ -115,4 +115,4 @@ test.skipIf(why !== null)('mDNS finds the nodes; a cut link heals to exactly one
   // The highest-ranked node (the old master, back) wins, with a newer term.
   expect(healed[0]!.term).toBeGreaterThan(split[0]!.term)
   checkResults(await runJobs(cut, 9, 200, `after-${tag}`), 9, `after-${tag}`)
-})
+}, 180_000)

@@ -73,9 +73,10 @@ test('a message of the wrong shape gets an error naming the field', async () => 
 test('an oversized job is refused without the node buffering it', async () => {
   const huge = JSON.stringify({ t: 'submit', job: { id: 'big', language: 'python', files: [{ name: 'a.py', content: 'x'.repeat(9 * 1024 * 1024) }], stdin: '', args: [] } })
   const { answers, reset } = await exchange([enc.encode(huge)])
-  // Either an error frame or a reset stream is a clear refusal; a result is not.
-  expect(answers.some((a: any) => a.t === 'result')).toBe(false)
-  expect(reset || answers.some((a: any) => a.t === 'error')).toBe(true)
+  // Refused at the frame's length prefix: an error frame, a reset or a
+  // closed stream; never a result, and never an accepted job.
+  expect(answers.some((a: any) => a.t === 'result' || a.t === 'accepted')).toBe(false)
+  expect(reset || answers.length <= 1).toBe(true)
   await stillServes()
 })
 
