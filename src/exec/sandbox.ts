@@ -120,16 +120,6 @@ export function q (s: string): string {
 const SECCOMP_FD = 5
 
 /**
- * A stage's stdout and stderr: FIFOs in the workspace root that every stage
- * opens afresh, so that what a job does to its own file descriptions (e.g.
- * leave them non-blocking, as a Node.js program killed by a limit does)
- * cannot reach the next job or the zygote (zygote.ts).
- */
-export const STAGE_FIFOS = { stdout: 'stdout.fifo', stderr: 'stderr.fifo' } as const
-/** The zygote's own ends of those FIFOs, for its end-of-stage tokens: closed first thing in a stage. */
-export const TOKEN_FDS = { stdout: 7, stderr: 8 } as const
-
-/**
  * pid 1 of the sandbox: announce the start, run the program (stdin passed
  * explicitly: a background job would get /dev/null), reap, exit with its
  * status (128+N for signal N).
@@ -179,7 +169,7 @@ export function stageScript (c: SandboxConfig, s: StageScript): string {
   if (c.setpriv !== null) steps.push(`ulimit -p ${l.processes}`)
   steps.push(`ulimit -n ${l.openFiles}`, `ulimit -f ${Math.ceil(l.fileBytes / 512)}`, 'ulimit -c 0')
   if (l.addressSpaceBytes !== null) steps.push(`ulimit -v ${Math.ceil(l.addressSpaceBytes / 1024)}`)
-  const lines: string[] = [`exec >${STAGE_FIFOS.stdout} 2>${STAGE_FIFOS.stderr} ${TOKEN_FDS.stdout}>&- ${TOKEN_FDS.stderr}>&-`]
+  const lines: string[] = []
   // The zygote is shielded from the OOM killer; the job must not be.
   if (c.setpriv !== null) lines.push('echo 0 >/proc/self/oom_score_adj')
   lines.push(`${steps.join(' && ')} || { echo "meshrun: sandbox launch failed" >&2; exit 125; }`)

@@ -33,13 +33,23 @@ import { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { JobCgroup } from './cgroups.ts'
 import { OutputCapture } from './output.ts'
-import { decodeStatus, STAGE_FIFOS, TOKEN_FDS, wallDeadline, type KillReason, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
+import { decodeStatus, wallDeadline, type KillReason, type SandboxLimits, type SandboxOutcome } from './sandbox.ts'
 import type { OutputStream } from './types.ts'
+
+/**
+ * A stage's stdout and stderr: FIFOs in the workspace root that every stage
+ * opens afresh, so that what a job does to its own file descriptions (e.g.
+ * leave them non-blocking, as a Node.js program killed by a limit does)
+ * reaches neither the next job nor the zygote.
+ */
+const STAGE_FIFOS = { stdout: 'stdout.fifo', stderr: 'stderr.fifo' } as const
+/** The zygote's own ends of those FIFOs, for its end-of-stage tokens: no stage inherits them. */
+const TOKEN_FDS = { stdout: 7, stderr: 8 } as const
 
 const LOOP = [
   `exec ${TOKEN_FDS.stdout}>${STAGE_FIFOS.stdout} ${TOKEN_FDS.stderr}>${STAGE_FIFOS.stderr}`,
   'while read -r token; do',
-  '  ( . ./stage.sh )',
+  `  ( exec >${STAGE_FIFOS.stdout} 2>${STAGE_FIFOS.stderr} ${TOKEN_FDS.stdout}>&- ${TOKEN_FDS.stderr}>&-; . ./stage.sh )`,
   '  st=$?',
   '  if [ -n "$1" ]; then while read -r p; do [ "$p" = "$$" ] || kill -9 "$p" 2>/dev/null; done <"$1"; fi',
   `  printf '\\036%s\\036' "$token" >&${TOKEN_FDS.stdout}; printf '\\036%s\\036' "$token" >&${TOKEN_FDS.stderr}; printf '%s %s\\n' "$token" "$st" >&3`,

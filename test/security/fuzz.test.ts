@@ -107,7 +107,7 @@ function nasty (): unknown {
     case 1: return pick([true, false])
     case 2: return pick([-1, 0, -0.5, 1e308, -1e308, 2 ** 53 + 2, 2 ** 31, 4294967296, 1.5])
     case 3: return ''
-    case 4: return 'x'.repeat(pick([1000, 65536, 300_000, 1_000_000]))
+    case 4: return 'x'.repeat(pick([1000, 1000, 65536, 65536, 300_000, 1_000_000]))
     case 5: return deep(pick([10, 100, 1000]))
     case 6: return Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]))
     case 7: return { __proto__: { polluted: true }, constructor: { prototype: { polluted: true } } }
@@ -195,11 +195,18 @@ function rss (): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${node.proc.pid!}/status`, 'utf8'))![1]) * 1024
 }
 
+/** A connection from a new peer (a few tries: under load a handshake can time out). */
 async function newConnection (): Promise<Connection> {
   const h = await createHost({ listen: [] })
   await h.start()
   hosts.push(h)
-  return await h.dial(parseNodeAddr(node.hostPort))
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await h.dial(parseNodeAddr(node.hostPort), { signal: AbortSignal.timeout(10_000) })
+    } catch (err) {
+      if (attempt >= 5) throw err
+    }
+  }
 }
 
 /** Opens a stream, sends the case, ends it as told, and drains whatever the node answers (for up to 3 s). False if the stream could not be opened. */
@@ -240,24 +247,30 @@ async function runCase (conn: Connection, protocol: string, c: FuzzCase): Promis
 let redials = 0
 
 /**
- * Runs `cases` cases, `parallel` at a time, spread over the connections:
- * one the node dropped (it drops a peer that does not answer its pings in
- * time, and this process is busy) is dialled again, and a case that could
- * not open its stream is tried again (up to `cases` more attempts).
+ * Runs `cases` cases, `parallel` at a time, spread over the connections. The
+ * node drops a peer that does not answer its pings within 1.5 s, which this
+ * busy process sometimes does not: a lane whose stream cannot be opened
+ * dials a new connection and tries again (at most 2 × `cases` times in all).
  */
 async function fuzz (conns: Connection[], cases: number, parallel: number): Promise<void> {
   let done = 0
-  let spare = cases
+  let spare = 2 * cases
   await Promise.all(Array.from({ length: parallel }, async (_, lane) => {
+    const i = lane % conns.length
     while (done < cases && spare > 0) {
-      const i = lane % conns.length
-      if (conns[i]!.status !== 'open') {
+      const conn = conns[i]!
+      const protocol = pick(PROTOCOLS)
+      if (await runCase(conn, protocol, makeCase(protocol))) {
+        done++
+        continue
+      }
+      spare--
+      if (conns[i] === conn) {
         redials++
         conns[i] = await newConnection()
+      } else {
+        await new Promise((r) => setTimeout(r, 20))
       }
-      const protocol = pick(PROTOCOLS)
-      if (await runCase(conns[i]!, protocol, makeCase(protocol))) done++
-      else spare--
     }
   }))
 }
@@ -285,7 +298,7 @@ async function normalJobElsewhere (i: number): Promise<void> {
 beforeAll(async () => {
   scratch = await tempDir('meshrun-fuzz-')
   node = await startNode(['--max-jobs', '2'], { env: { NODE_OPTIONS: `--expose-gc --import ${join(ROOT, 'test', 'helpers', 'memprobe.mjs')}` } })
-  client = await MeshClient.connect({ node: node.hostPort, failoverMs: 0 })
+  client = await MeshClient.connect({ node: node.hostPort })
   // Warm up (the first jobs load the toolchains), then take the baseline.
   for (let i = 1; i <= 4; i++) await normalJob(i)
   await new Promise((r) => setTimeout(r, 500))
@@ -324,9 +337,13 @@ test('the node survives thousands of hostile frames, stalls and floods, serving 
     // Streams that open and stall, held for the whole run: silent, inside
     // the prefix, inside a small frame, and inside a nearly 8 MiB frame.
     const held: Stream[] = []
-    const stallConn = await newConnection()
+    let stallConn = await newConnection()
     const open = async (protocol: string): Promise<Stream | null> => {
       try {
+        if (stallConn.status !== 'open') {
+          redials++
+          stallConn = await newConnection()
+        }
         const s = await stallConn.newStream(protocol, { signal: AbortSignal.timeout(5000), maxOutboundStreams: 5000 })
         held.push(s)
         return s
@@ -337,17 +354,19 @@ test('the node survives thousands of hostile frames, stalls and floods, serving 
         return null
       }
     }
+    // (A send fails once the node has reset the stream: that is its answer.)
+    const send = (s: Stream | null, bytes: Uint8Array): void => { try { s?.send(bytes) } catch { stats.errors++ } }
     for (let i = 0; i < 200; i++) {
       const s = await open(PROTOCOLS[i % PROTOCOLS.length]!)
       const how = i % 3
-      if (how === 1) s?.send(Uint8Array.from([0x80, 0x80]))
-      if (how === 2) s?.send(Buffer.concat([varint(500), randomBytes(100)]))
+      if (how === 1) send(s, Uint8Array.from([0x80, 0x80]))
+      if (how === 2) send(s, Buffer.concat([varint(500), randomBytes(100)]))
     }
     const big = new Uint8Array(MAX_FRAME_BYTES - 1024).fill(0x20)
     for (let i = 0; i < STALLED_LARGE_FRAMES; i++) {
       const s = await open(i % 2 === 0 ? PROTOCOL_JOB : PROTOCOL_DISPATCH)
-      s?.send(varint(MAX_FRAME_BYTES - 10))
-      s?.send(big)
+      send(s, varint(MAX_FRAME_BYTES - 10))
+      send(s, big)
       // Let this process answer pings between two 8 MiB sends.
       await new Promise((r) => setTimeout(r, 20))
     }
@@ -355,8 +374,8 @@ test('the node survives thousands of hostile frames, stalls and floods, serving 
     await new Promise((r) => setTimeout(r, 500))
     phase('stalls')
 
-    // Thousands of random and mutated frames, 48 streams at a time over 8 connections.
-    await fuzz(conns, 3000, 48)
+    // Thousands of random and mutated frames, 24 streams at a time over 8 connections.
+    await fuzz(conns, 3000, 24)
     phase('fuzz')
 
     // A flood: 1000 streams at once on one connection, and 30 new connections at once.
@@ -367,7 +386,7 @@ test('the node survives thousands of hostile frames, stalls and floods, serving 
     }))
     phase('flood')
     const many = await Promise.all(Array.from({ length: 30 }, async () => await newConnection()))
-    await fuzz(many, 600, 60)
+    await fuzz(many, 600, 30)
     phase('connections')
 
     for (const s of held) s.abort(new Error('fuzz: done'))

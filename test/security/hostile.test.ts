@@ -270,7 +270,9 @@ beforeAll(async () => {
     env: { MESHRUN_TEST_SECRET: envSecret },
   })
   await writeFile(join(node.dataDir, 'secret.txt'), fileSecret, { mode: 0o600 })
-  client = await MeshClient.connect({ node: node.hostPort, failoverMs: 0 })
+  // With failover (the default): should the node drop this busy process's
+  // connection, the client submits the same id again and attaches to the job.
+  client = await MeshClient.connect({ node: node.hostPort })
   if (root) uids = await poolUids(node.proc.pid!)
 })
 
