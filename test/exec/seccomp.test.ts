@@ -114,6 +114,8 @@ test.each(['x64', 'arm64'] as SeccompArch[])('the %s syscall numbers match the k
 })
 
 const native = process.arch === 'x64' || process.arch === 'arm64'
+if (!native) console.log(`seccomp sandbox tests skipped: no filter for ${process.arch} (x64 and arm64 only)`)
+if (process.arch !== 'x64') console.log(`i386/x32 ABI test skipped: ${process.arch} is not x64`)
 describe.skipIf(!native)('in the sandbox', () => {
   let ex: Executor
   beforeAll(async () => { ex = await newExecutor({ uidBase: 64600 }) })

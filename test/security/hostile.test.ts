@@ -29,6 +29,7 @@ const MAX_JOBS = 3
 const LANG: Record<string, string> = { c: 'c', cpp: 'cpp', py: 'python', java: 'java', js: 'js' }
 const x64 = process.arch === 'x64'
 const root = process.getuid?.() === 0
+if (!root) console.log('hostile corpus skipped: not root (the sandbox needs root for per-slot uids and cgroups)')
 
 interface Case {
   attack: string
