@@ -20,7 +20,7 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import type { JobSpec } from '../exec/types.ts'
 import { createHost, type Host } from '../node/host.ts'
 import { Channel } from '../node/wire.ts'
-import { PROTOCOL_JOB, PROTOCOL_STATUS } from '../node/protocols.ts'
+import { MAX_STREAMS, PROTOCOL_JOB, PROTOCOL_STATUS } from '../node/protocols.ts'
 import { jobEventSchema, statusSchema, type ClientRequest, type JobEvent, type JobResult, type Status } from '../node/schemas.ts'
 import { parseNodeAddr } from './addr.ts'
 
@@ -94,7 +94,7 @@ export class MeshClient {
         target.peer = await target.connecting
       }
       dialled = true
-      return await this.host.dialProtocol(target.peer, protocol, { maxOutboundStreams: 10_000, signal: AbortSignal.timeout(this.dialTimeoutMs) })
+      return await this.host.dialProtocol(target.peer, protocol, { maxOutboundStreams: MAX_STREAMS, signal: AbortSignal.timeout(this.dialTimeoutMs) })
     } catch (err: any) {
       throw new ConnectError(dialled ? `node ${target.addr.toString()}: cannot open a stream: ${err?.message ?? String(err)}` : describeConnectError(target.addr.toString(), err))
     }

@@ -13,6 +13,7 @@ import { ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
+import { MAX_STREAMS } from './protocols.ts'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 
 export interface HostInit {
@@ -50,7 +51,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     connectionEncrypters: [noise()],
     // yamux kills a connection on which more than 10 streams open before the
     // first is acknowledged: a client submitting many jobs at once does that.
-    streamMuxers: [yamux({ maxEarlyStreams: 1000, maxInboundStreams: 10_000, maxOutboundStreams: 10_000 })],
+    streamMuxers: [yamux({ maxEarlyStreams: 1000, maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })],
     connectionManager: {
       addressDialTimeout: 3000,
       // libp2p's default lets one host open 5 connections a second: a lab or

@@ -25,7 +25,7 @@ import { ElectionDriver, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
 import { ClientService } from './client-service.ts'
 import type { LoadReport, NodeStatus, Status } from './schemas.ts'
-import { PROTOCOL_DISPATCH, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSION } from './protocols.ts'
+import { MAX_STREAMS, PROTOCOL_DISPATCH, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSION } from './protocols.ts'
 import type { Logger } from './log.ts'
 import { EventBus } from './events.ts'
 import { Journal, type Recovered } from './journal.ts'
@@ -69,12 +69,7 @@ export interface NodeInit {
 }
 
 export const DEFAULT_PORT = 7700
-/**
- * Concurrent streams of one protocol on one connection. libp2p's default (64
- * outbound) is far too low: an entry holds a placement stream to the master
- * for every job it has in flight.
- */
-export const MAX_STREAMS = 10_000
+
 /** How long a delivered result stays available for pickup by id. */
 export const KEEP_RESULTS_MS = 10 * 60_000
 

@@ -13,3 +13,10 @@ export const PROTOCOL_PLACE = '/meshrun/place/1.0.0'
 export const PROTOCOL_DISPATCH = '/meshrun/dispatch/1.0.0'
 /** Node ↔ node: bully election messages. */
 export const PROTOCOL_ELECTION = '/meshrun/election/1.0.0'
+
+/**
+ * Concurrent streams of one protocol on one connection. libp2p's default (64
+ * outbound) is far too low: an entry holds a placement stream to the master
+ * for every job it has in flight, and a client may have hundreds of jobs open.
+ */
+export const MAX_STREAMS = 10_000

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { ExecResult, JobSpec } from '../exec/types.ts'
 import type { Host } from './host.ts'
 import { Channel } from './wire.ts'
-import { PROTOCOL_DISPATCH, PROTOCOL_PLACE } from './protocols.ts'
+import { MAX_STREAMS, PROTOCOL_DISPATCH, PROTOCOL_PLACE } from './protocols.ts'
 import { dispatchEventSchema, placeEventSchema, type DispatchEvent, type DispatchRequest, type PlaceEvent, type PlaceRequest } from './schemas.ts'
 import {
   MasterLostError, RefusedError, RejectedError, WorkerLostError,
@@ -23,7 +23,7 @@ export class RemotePlacement implements PlacementLink {
   async place (opts: PlaceOptions): Promise<Grant> {
     let ch: Channel<PlaceEvent, PlaceRequest>
     try {
-      const stream = await this.host.dialProtocol(peerIdFromString(this.master), PROTOCOL_PLACE, { maxOutboundStreams: 10_000, signal: AbortSignal.any([opts.signal, AbortSignal.timeout(3000)]) })
+      const stream = await this.host.dialProtocol(peerIdFromString(this.master), PROTOCOL_PLACE, { maxOutboundStreams: MAX_STREAMS, signal: AbortSignal.any([opts.signal, AbortSignal.timeout(3000)]) })
       ch = new Channel(stream, placeEventSchema)
       await ch.write({ t: 'place', id: opts.id, language: opts.language, ...(opts.avoid === undefined || opts.avoid.length === 0 ? {} : { avoid: opts.avoid.slice(-16) }) })
     } catch (err) {
@@ -71,7 +71,7 @@ export class RemoteDispatch {
   async dispatch (job: JobSpec, grant: Grant, hooks: DispatchHooks): Promise<{ result: ExecResult, node: string }> {
     let ch: Channel<DispatchEvent, DispatchRequest>
     try {
-      const stream = await this.host.dialProtocol(peerIdFromString(grant.worker), PROTOCOL_DISPATCH, { maxOutboundStreams: 10_000, signal: AbortSignal.any([hooks.signal, AbortSignal.timeout(3000)]) })
+      const stream = await this.host.dialProtocol(peerIdFromString(grant.worker), PROTOCOL_DISPATCH, { maxOutboundStreams: MAX_STREAMS, signal: AbortSignal.any([hooks.signal, AbortSignal.timeout(3000)]) })
       ch = new Channel(stream, dispatchEventSchema)
       await ch.write({ t: 'dispatch', job, term: grant.term })
     } catch (err) {
