@@ -4,7 +4,7 @@
  * job lost or delivered twice. Needs root (network namespaces); skipped with
  * a printed reason otherwise.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest'
 import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
@@ -66,12 +66,17 @@ async function statusIn (i: number): Promise<Status | undefined> {
   return r.code === 0 ? JSON.parse(r.stdout) as Status : undefined
 }
 
-async function oneMaster (indexes: number[]): Promise<Status[] | undefined> {
+/** The statuses of these nodes once they agree on one master and term and see each other up; otherwise throws what each one sees (waitFor reports the last). */
+async function oneMaster (indexes: number[]): Promise<Status[]> {
   const all = await Promise.all(indexes.map(statusIn))
-  if (all.some((s) => s === undefined)) return undefined
+  const views = all.map((s, k) => s === undefined
+    ? `${indexes[k]}: no status`
+    : `${indexes[k]}: master ${s.master?.slice(-6) ?? 'none'} term ${s.term} up [${s.nodes.filter((n) => n.up).map((n) => n.id.slice(-6)).join(' ')}]`)
+  if (all.some((s) => s === undefined)) throw new Error(views.join('; '))
   const s = all as Status[]
   const m = s[0]!.master
-  return m !== null && s.every((x) => x.master === m && x.term === s[0]!.term && x.nodes.filter((n) => n.up).length === indexes.length) ? s : undefined
+  if (m !== null && s.every((x) => x.master === m && x.term === s[0]!.term && x.nodes.filter((n) => n.up).length === indexes.length)) return s
+  throw new Error(views.join('; '))
 }
 
 async function runJobs (i: number, n: number, ms: number, prefix: string): Promise<JobResult[]> {
@@ -95,6 +100,7 @@ test.skipIf(why !== null)('mDNS finds the nodes; a cut link heals to exactly one
     { mdns: true, wrap: ['ip', 'netns', 'exec', ns] },
   )))
   expect(nodes).toHaveLength(3)
+  onTestFailed(() => { nodes.forEach((n, i) => { console.log(`--- node ${i} (${n.id.slice(-6)}) log:\n${n.output.join('').slice(-6000)}`) }) })
   const before = await waitFor(async () => await oneMaster([0, 1, 2]), 60_000, 'agreement by mDNS', 300)
   const masterIdx = nodes.findIndex((n) => n.id === before[0]!.master)
   const cut = masterIdx
@@ -104,12 +110,17 @@ test.skipIf(why !== null)('mDNS finds the nodes; a cut link heals to exactly one
   const jobsDuring = runJobs(side[0]!, 12, 400, `cut-${tag}`)
   await new Promise((r) => setTimeout(r, 1500))
   inNs(sw, 'ip', 'link', 'set', `p${cut}`, 'down')
-  const split = await waitFor(async () => await oneMaster(side), 15_000, 'a master on the majority side', 300)
+  const cutAt = Date.now()
+  // Generous: the suite runs this beside other files on two cores (the ~2 s detection is measured by the failover tests and bench).
+  const split = await waitFor(async () => await oneMaster(side), 40_000, 'a master on the majority side', 300)
+  console.log(`majority side agreed on ${split[0]!.master?.slice(-6)} ${Date.now() - cutAt} ms after the cut`)
   expect(split[0]!.master).not.toBe(nodes[cut]!.id)
   checkResults(await jobsDuring, 12, `cut-${tag}`)
 
   inNs(sw, 'ip', 'link', 'set', `p${cut}`, 'up')
-  const healed = await waitFor(async () => await oneMaster([0, 1, 2]), 20_000, 'one master after the heal', 300)
+  const healAt = Date.now()
+  const healed = await waitFor(async () => await oneMaster([0, 1, 2]), 40_000, 'one master after the heal', 300)
+  console.log(`healed: one master ${healed[0]!.master?.slice(-6)} ${Date.now() - healAt} ms after the link came back`)
   const masters = new Set(healed.map((s) => s.master))
   expect(masters.size).toBe(1)
   // The highest-ranked node (the old master, back) wins, with a newer term.
