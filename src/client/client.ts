@@ -174,9 +174,11 @@ export class MeshClient {
     const ch = new Channel<JobEvent, ClientRequest>(stream, jobEventSchema)
     const onAbort = (): void => { ch.abort(new Error('cancelled by the client')) }
     signal?.addEventListener('abort', onAbort, { once: true })
+    // The node was reached: from here on the job may exist there, and a retry
+    // (same id) attaches to it. Failing to send still retries elsewhere.
+    onSent()
     try {
       await ch.write(req)
-      onSent()
       for (;;) {
         const event = await ch.read()
         if (event === null) throw new ConnectError('the node closed the stream before sending a result')

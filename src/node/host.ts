@@ -1,8 +1,7 @@
 /**
  * The libp2p host: TCP, Noise, Yamux, identify and ping; gossipsub and mDNS
- * for cluster nodes; a fast connection monitor so a silent peer (SIGSTOP, a
- * pulled cable) is dropped within about 2 s (a ping every 500 ms, 1.5 s to answer:
- * a healthy node on a loaded machine must not be dropped).
+ * for cluster nodes. A silent peer (SIGSTOP, a pulled cable) is found by its
+ * load reports stopping (see membership.ts), not by pings.
  */
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -39,7 +38,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     services.pubsub = gossipsub({
       allowPublishToZeroTopicPeers: true,
       emitSelf: false,
-      heartbeatInterval: 500,
+      heartbeatInterval: 1000,
       maxInboundDataLength: 64 * 1024,
     })
   }
@@ -60,8 +59,13 @@ export async function createHost (init: HostInit): Promise<Host> {
       maxIncomingPendingConnections: 128,
       maxConnections: 1000,
     },
+    // A silent cluster peer is found by its load reports stopping (membership
+    // hangs up on it within ~2 s): pinging every connection twice a second
+    // cost more than everything else an idle node does, and a client busy
+    // with hundreds of jobs could miss a 1.5 s ping and lose its connection.
+    // This slow ping only clears connections that died without a word.
     connectionMonitor: init.gossip === true
-      ? { pingInterval: 500, pingTimeout: { minTimeout: 1500, maxTimeout: 1500 } }
+      ? { pingInterval: 10_000, pingTimeout: { minTimeout: 10_000, maxTimeout: 20_000 } }
       : { enabled: false },
     services,
   }) as Host

@@ -1,7 +1,8 @@
 /**
  * Who is in the cluster, from gossiped load reports and connection events.
  * A peer is up while its reports keep coming; it is down when its last
- * connection closes or its reports stop for `staleMs`.
+ * connection closes or its reports stop for `staleMs` (the node then hangs
+ * up on it, so a silent peer's streams fail at once).
  */
 import type { LoadReport } from './schemas.ts'
 
@@ -57,8 +58,21 @@ export class Membership {
     this.markDown(id)
   }
 
-  /** Mark peers whose reports stopped; call a few times per report interval. */
+  private lastSweep = 0
+
+  /**
+   * Mark peers whose reports stopped; call a few times per report interval.
+   * After a stall of this node's own event loop (a loaded machine), timers
+   * run before the reports waiting in the sockets are read: that round only
+   * catches up, so a late sweep never marks a live peer down.
+   */
   sweep (now: number): void {
+    const stalled = this.lastSweep > 0 && now - this.lastSweep > this.staleMs / 2
+    this.lastSweep = now
+    if (stalled) {
+      for (const m of this.members.values()) if (m.up) m.lastSeen = Math.max(m.lastSeen, now - this.staleMs / 2)
+      return
+    }
     for (const m of this.members.values()) {
       if (m.up && now - m.lastSeen > this.staleMs) this.markDown(m.id)
     }

@@ -125,7 +125,7 @@ export class MeshNode {
     this.load = new LoadMonitor(1000)
     this.worker = new Worker(executor, init.maxJobs ?? 2)
     this.scheduler = new Scheduler(() => this.views())
-    this.membership = new Membership(reportMs * 5)
+    this.membership = new Membership(reportMs * 4)
     this.election = new ElectionDriver({
       host,
       self: { priority: this.priority, id: self },
@@ -191,6 +191,11 @@ export class MeshNode {
       this.events.emit({ type: 'peer', id: m.id, up: false, at: Date.now() })
       this.election.peerDown(m.id)
       if (this.election.isMaster) this.scheduler.workerDown(m.id)
+      // A peer whose reports stopped (SIGSTOP, a pulled cable) still holds its
+      // connections open: close them so the streams to it fail now, not after a TCP timeout.
+      for (const c of this.host.getConnections()) {
+        if (c.remotePeer.toString() === m.id) c.abort(new Error('the peer went silent'))
+      }
     })
     this.membership.on('report', (m) => {
       this.election.report(m.id, m.report.priority, m.report.term, m.report.isMaster)
@@ -237,7 +242,6 @@ export class MeshNode {
   get addrs (): string[] { return this.host.getMultiaddrs().map((a) => a.toString()) }
 
   async start (): Promise<void> {
-    // The first CPU sample takes ~0.5 s: not worth delaying the start (spawned workers join sooner).
     void this.load.start()
     const h = this.host
     const counted = (protocol: string): void => { this.inboundStreams[protocol] = (this.inboundStreams[protocol] ?? 0) + 1 }

@@ -194,7 +194,7 @@ export class Scheduler {
 }
 
 export const RELEASE_MEMORY_MS = 3000
-export const POSITION_EVERY_MS = 250
+export const POSITION_EVERY_MS = 1000
 
 /** Admission, then the least loaded node (fewest busy slots, then CPU). */
 function pickBest (capable: NodeView[], taken: Map<string, number>): NodeView | undefined {

@@ -241,8 +241,12 @@ export class Channel<In, Out> {
 
   async write (msg: Out, signal?: AbortSignal): Promise<void> {
     const body = encoder.encode(JSON.stringify(msg))
-    this.stream.send(varint(body.length))
-    if (this.stream.send(body)) return
+    const prefix = varint(body.length)
+    // One send, one muxer frame, one encrypted frame, one syscall per message.
+    const frame = new Uint8Array(prefix.length + body.length)
+    frame.set(prefix)
+    frame.set(body, prefix.length)
+    if (this.stream.send(frame)) return
     await this.drained(signal ?? AbortSignal.timeout(WRITE_TIMEOUT_MS))
   }
 

@@ -130,8 +130,8 @@ describe('capabilities and limits', () => {
     const b = await startNode(['--cluster', 'blue', '--peer', a.hostPort])
     const c = await startNode(['--cluster', 'red', '--peer', a.hostPort])
     await waitFor(async () => await agreed([a, c]), 15_000, 'the red cluster')
-    await new Promise((r) => setTimeout(r, 1000))
-    const blue = await statusOf(b)
+    // B hears no peer of its own cluster: after waiting for one (3 s) it stands alone.
+    const blue = await waitFor(async () => { const s = await statusOf(b); return s.master !== null ? s : undefined }, 15_000, 'the blue node to elect itself')
     expect(blue.nodes.map((n) => n.id)).toEqual([b.id])
     expect(blue.master).toBe(b.id)
     const red = await statusOf(a)

@@ -30,3 +30,18 @@ test('a peer is up with its reports, down when they stop or it disconnects, and 
   m.onReport(report('a', 12), 3500)
   expect(events).toEqual(['up a', 'down a', 'up a', 'down a'])
 })
+
+test('a sweep after this node\'s own event loop stalled marks nobody down: the reports waiting in the sockets come first', () => {
+  const m = new Membership(2000)
+  const events: string[] = []
+  m.on('down', (x) => events.push(`down ${x.id}`))
+  m.onReport(report('a', 1), 0)
+  m.onReport(report('b', 1), 0)
+  m.sweep(250)
+  m.sweep(5000) // the timer ran 4.75 s late
+  expect(events).toEqual([])
+  m.onReport(report('a', 2), 5010) // a's report was waiting; b is really gone
+  for (let t = 5250; t <= 6500; t += 250) m.sweep(t)
+  expect(events).toEqual(['down b'])
+  expect(m.up.map((x) => x.id)).toEqual(['a'])
+})
