@@ -25,7 +25,8 @@ import { ElectionDriver, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
 import { ClientService } from './client-service.ts'
 import type { LoadReport, NodeStatus, Status } from './schemas.ts'
-import { MAX_STREAMS, PROTOCOL_DISPATCH, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_PLACE, PROTOCOL_STATUS, VERSION } from './protocols.ts'
+import { MAX_STREAMS, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_STATUS, VERSION } from './protocols.ts'
+import { Links } from './link.ts'
 import type { Logger } from './log.ts'
 import { EventBus } from './events.ts'
 import { Journal, type Recovered } from './journal.ts'
@@ -85,6 +86,8 @@ export class MeshNode {
   readonly discovery: Discovery
   readonly election: ElectionDriver
   readonly services: Services
+  /** This node's links to the peers it places jobs with or dispatches to. */
+  readonly links: Links
   readonly clients: ClientService
   readonly autoscaler: Autoscaler | undefined
   /** Cluster and job events, for watchers (HTTP gateway, metrics). */
@@ -143,11 +146,12 @@ export class MeshNode {
       term: () => this.election.term,
       log: this.log,
     })
-    const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term), host, {
+    this.links = new Links(host)
+    const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term), this.links, {
       master: () => this.election.master,
       changed: async (signal) => { await this.election.changed(signal) },
     })
-    const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(host))
+    const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(this.links))
     this.entry = new Entry({
       self,
       placement: () => placement,
@@ -247,8 +251,8 @@ export class MeshNode {
     const counted = (protocol: string): void => { this.inboundStreams[protocol] = (this.inboundStreams[protocol] ?? 0) + 1 }
     await h.handle(PROTOCOL_JOB, (stream) => { counted(PROTOCOL_JOB); void this.clients.onJob(stream) }, { maxInboundStreams: 4096, maxOutboundStreams: MAX_STREAMS })
     await h.handle(PROTOCOL_STATUS, (stream) => { counted(PROTOCOL_STATUS); void this.clients.onStatus(stream) }, { maxInboundStreams: 64 })
-    await h.handle(PROTOCOL_PLACE, (stream, conn) => { counted(PROTOCOL_PLACE); void this.services.onPlace(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 4096, maxOutboundStreams: MAX_STREAMS })
-    await h.handle(PROTOCOL_DISPATCH, (stream) => { counted(PROTOCOL_DISPATCH); void this.services.onDispatch(stream) }, { maxInboundStreams: 1024, maxOutboundStreams: MAX_STREAMS })
+    // One link per pair of nodes carries all their jobs; a few spare for a link being replaced.
+    await h.handle(PROTOCOL_LINK, (stream, conn) => { counted(PROTOCOL_LINK); void this.services.onLink(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
     h.addEventListener('peer:disconnect', (evt) => {
       const id = evt.detail.toString()
       this.membership.onDisconnect(id)
@@ -314,6 +318,7 @@ export class MeshNode {
     clearInterval(this.sweeper)
     clearInterval(this.idleTimer)
     this.entry.stop()
+    this.links.closeAll()
     this.discovery.stop()
     this.gossip.stop()
     this.election.stop()

@@ -1,9 +1,9 @@
 /**
  * The entry's way to the current master: local when this node is master,
- * over a stream otherwise; when the master is lost mid-placement, wait for
+ * over the link to it otherwise; when the master is lost mid-placement, wait for
  * the election and ask the new one.
  */
-import type { Host } from './host.ts'
+import type { Links } from './link.ts'
 import { MasterLostError, type Grant, type PlaceOptions, type PlacementLink } from './links.ts'
 import { RemotePlacement } from './remote-links.ts'
 
@@ -17,15 +17,15 @@ export interface MasterView {
 export class ClusterPlacement implements PlacementLink {
   private readonly self: string
   private readonly local: PlacementLink
-  private readonly host: Host
+  private readonly links: Links
   private readonly view: MasterView
   private remote: RemotePlacement | undefined
   private readonly byJob = new Map<string, PlacementLink>()
 
-  constructor (self: string, local: PlacementLink, host: Host, view: MasterView) {
+  constructor (self: string, local: PlacementLink, links: Links, view: MasterView) {
     this.self = self
     this.local = local
-    this.host = host
+    this.links = links
     this.view = view
   }
 
@@ -56,7 +56,7 @@ export class ClusterPlacement implements PlacementLink {
   }
 
   private remoteFor (master: string): RemotePlacement {
-    if (this.remote?.master !== master) this.remote = new RemotePlacement(this.host, master)
+    if (this.remote?.master !== master) this.remote = new RemotePlacement(this.links, master)
     return this.remote
   }
 }

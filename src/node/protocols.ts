@@ -7,16 +7,14 @@ export const VERSION: string = (require('../../package.json') as { version: stri
 export const PROTOCOL_JOB = '/meshrun/job/1.0.0'
 /** Client ↔ any node: the node's (and later the cluster's) status. */
 export const PROTOCOL_STATUS = '/meshrun/status/1.0.0'
-/** Entry ↔ master: placement of one job (the stream lives until the job is done). */
-export const PROTOCOL_PLACE = '/meshrun/place/1.0.0'
-/** Entry ↔ worker: run one job and stream its output back. */
-export const PROTOCOL_DISPATCH = '/meshrun/dispatch/1.0.0'
+/** Entry → master (placement) and entry → worker (dispatch): one long-lived stream per pair of nodes, many jobs on it. */
+export const PROTOCOL_LINK = '/meshrun/link/1.0.0'
 /** Node ↔ node: bully election messages. */
 export const PROTOCOL_ELECTION = '/meshrun/election/1.0.0'
 
 /**
  * Concurrent streams of one protocol on one connection. libp2p's default (64
- * outbound) is far too low: an entry holds a placement stream to the master
- * for every job it has in flight, and a client may have hundreds of jobs open.
+ * outbound) is far too low: a client may have hundreds of jobs open on one
+ * connection, a stream each.
  */
 export const MAX_STREAMS = 10_000

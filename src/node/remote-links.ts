@@ -1,101 +1,111 @@
-/** Placement and dispatch over libp2p streams, to a master or worker on another node. */
-import { peerIdFromString } from '@libp2p/peer-id'
+/** Placement and dispatch on the links to a master or a worker on another node (see link.ts). */
 import type { ExecResult, JobSpec } from '../exec/types.ts'
-import type { Host } from './host.ts'
-import { Channel } from './wire.ts'
-import { MAX_STREAMS, PROTOCOL_DISPATCH, PROTOCOL_PLACE } from './protocols.ts'
-import { dispatchEventSchema, placeEventSchema, type DispatchEvent, type DispatchRequest, type PlaceEvent, type PlaceRequest } from './schemas.ts'
+import type { LinkSession, Links } from './link.ts'
 import {
   MasterLostError, RefusedError, RejectedError, WorkerLostError,
   type DispatchHooks, type DispatchLink, type Grant, type PlaceOptions, type PlacementLink,
 } from './links.ts'
 
 export class RemotePlacement implements PlacementLink {
-  private readonly host: Host
+  private readonly links: Links
   readonly master: string
-  private readonly open = new Map<string, Channel<PlaceEvent, PlaceRequest>>()
+  /** Granted jobs: the link and request that hold the slot until `done`. */
+  private readonly granted = new Map<string, { link: LinkSession, r: number }>()
 
-  constructor (host: Host, master: string) {
-    this.host = host
+  constructor (links: Links, master: string) {
+    this.links = links
     this.master = master
   }
 
   async place (opts: PlaceOptions): Promise<Grant> {
-    let ch: Channel<PlaceEvent, PlaceRequest>
+    let link: LinkSession
     try {
-      const stream = await this.host.dialProtocol(peerIdFromString(this.master), PROTOCOL_PLACE, { maxOutboundStreams: MAX_STREAMS, signal: AbortSignal.any([opts.signal, AbortSignal.timeout(3000)]) })
-      ch = new Channel(stream, placeEventSchema)
-      await ch.write({ t: 'place', id: opts.id, language: opts.language, ...(opts.avoid === undefined || opts.avoid.length === 0 ? {} : { avoid: opts.avoid.slice(-16) }) })
+      link = await this.links.get(this.master, opts.signal)
     } catch (err) {
+      if (opts.signal.aborted) throw err
       throw new MasterLostError(`cannot reach master ${this.master}: ${String(err)}`)
     }
-    for (;;) {
-      let ev: PlaceEvent | null
-      try {
-        ev = await ch.read(opts.signal)
-      } catch (err) {
-        if (opts.signal.aborted) throw err
-        throw new MasterLostError(`master ${this.master} went away: ${String(err)}`)
+    return await new Promise<Grant>((resolve, reject) => {
+      const settle = (): void => { opts.signal.removeEventListener('abort', onAbort) }
+      const r = link.request(
+        { t: 'place', id: opts.id, language: opts.language, ...(opts.avoid === undefined || opts.avoid.length === 0 ? {} : { avoid: opts.avoid.slice(-16) }) },
+        (ev) => {
+          if (ev.t === 'queued') { opts.onPosition(ev.position); return }
+          if (ev.t !== 'grant' && ev.t !== 'reject' && ev.t !== 'not-master') return
+          settle()
+          link.forget(r)
+          if (ev.t === 'grant') {
+            this.granted.set(opts.id, { link, r })
+            resolve({ worker: ev.worker, term: ev.term })
+          } else if (ev.t === 'reject') {
+            reject(new RejectedError(ev.message))
+          } else {
+            reject(new MasterLostError(`${this.master} is not master (it names ${ev.master ?? 'none'})`))
+          }
+        },
+        (err) => { settle(); reject(new MasterLostError(`master ${this.master} went away: ${err.message}`)) },
+      )
+      // The entry gives up (it is stopping): withdraw the request.
+      const onAbort = (): void => {
+        link.forget(r)
+        link.post({ t: 'done', r })
+        reject(opts.signal.reason)
       }
-      if (ev === null) throw new MasterLostError(`master ${this.master} closed the placement`)
-      switch (ev.t) {
-        case 'queued': opts.onPosition(ev.position); break
-        case 'grant':
-          this.open.set(opts.id, ch)
-          return { worker: ev.worker, term: ev.term }
-        case 'reject':
-          await ch.close()
-          throw new RejectedError(ev.message)
-        case 'not-master':
-          await ch.close()
-          throw new MasterLostError(`${this.master} is not master (it names ${ev.master ?? 'none'})`)
-      }
-    }
+      if (opts.signal.aborted) onAbort()
+      else opts.signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   done (id: string): void {
-    const ch = this.open.get(id)
-    if (ch === undefined) return
-    this.open.delete(id)
-    ch.write({ t: 'done' }).then(async () => { await ch.close() }, () => { ch.abort(new Error('master gone')) })
+    const g = this.granted.get(id)
+    if (g === undefined) return
+    this.granted.delete(id)
+    g.link.post({ t: 'done', r: g.r })
   }
 }
 
 export class RemoteDispatch {
-  private readonly host: Host
+  private readonly links: Links
 
-  constructor (host: Host) {
-    this.host = host
+  constructor (links: Links) {
+    this.links = links
   }
 
   async dispatch (job: JobSpec, grant: Grant, hooks: DispatchHooks): Promise<{ result: ExecResult, node: string }> {
-    let ch: Channel<DispatchEvent, DispatchRequest>
+    let link: LinkSession
     try {
-      const stream = await this.host.dialProtocol(peerIdFromString(grant.worker), PROTOCOL_DISPATCH, { maxOutboundStreams: MAX_STREAMS, signal: AbortSignal.any([hooks.signal, AbortSignal.timeout(3000)]) })
-      ch = new Channel(stream, dispatchEventSchema)
-      await ch.write({ t: 'dispatch', job, term: grant.term })
+      link = await this.links.get(grant.worker, hooks.signal)
     } catch (err) {
       throw new WorkerLostError(`cannot reach worker ${grant.worker}: ${String(err)}`)
     }
-    for (;;) {
-      let ev: DispatchEvent | null
-      try {
-        ev = await ch.read(hooks.signal)
-      } catch (err) {
-        throw new WorkerLostError(`worker ${grant.worker} went away: ${String(err)}`)
+    return await new Promise((resolve, reject) => {
+      const settle = (): void => { hooks.signal.removeEventListener('abort', onAbort) }
+      const r = link.request(
+        { t: 'dispatch', job, term: grant.term },
+        (ev) => {
+          switch (ev.t) {
+            case 'started': hooks.onStage(ev.stage, grant.worker); return
+            case 'output': hooks.onOutput(ev.stage, ev.stream, ev.data); return
+            case 'result':
+              settle()
+              link.forget(r)
+              resolve({ result: ev.result, node: grant.worker })
+              return
+            case 'refused':
+              settle()
+              link.forget(r)
+              reject(new RefusedError(`${grant.worker} refused (${ev.reason}): ${ev.message}`))
+          }
+        },
+        (err) => { settle(); reject(new WorkerLostError(`worker ${grant.worker} went away: ${err.message}`)) },
+      )
+      const onAbort = (): void => {
+        link.forget(r)
+        reject(new WorkerLostError(`stopped waiting for worker ${grant.worker}: ${String(hooks.signal.reason)}`))
       }
-      if (ev === null) throw new WorkerLostError(`worker ${grant.worker} closed the stream without a result`)
-      switch (ev.t) {
-        case 'started': hooks.onStage(ev.stage, grant.worker); break
-        case 'output': hooks.onOutput(ev.stage, ev.stream, ev.data); break
-        case 'result':
-          await ch.close()
-          return { result: ev.result, node: grant.worker }
-        case 'refused':
-          await ch.close()
-          throw new RefusedError(`${grant.worker} refused (${ev.reason}): ${ev.message}`)
-      }
-    }
+      if (hooks.signal.aborted) onAbort()
+      else hooks.signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 }
 

@@ -202,31 +202,32 @@ export const loadReportSchema = z.object({
 })
 export type LoadReport = z.infer<typeof loadReportSchema>
 
-/** Entry → master on /meshrun/place: ask for a worker, later say the job is done. */
-export const placeRequestSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('place'), id, language: z.string().min(1).max(64), avoid: z.array(peerId).max(16).optional() }),
-  z.object({ t: z.literal('done') }),
+/**
+ * Node → node on /meshrun/link: one long-lived stream per pair of nodes (the
+ * one that opened it is the entry) carries every job between them. Each
+ * request has a number `r`, unique on its link, and every answer names it.
+ *
+ * Entry → master: `place` asks for a worker; `done` frees the granted slot
+ * (or withdraws a request still queued). Entry → worker: `dispatch` runs a
+ * job granted in `term`. A link that closes releases everything on it.
+ */
+const r = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
+export const linkRequestSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('place'), r, id, language: z.string().min(1).max(64), avoid: z.array(peerId).max(16).optional() }),
+  z.object({ t: z.literal('done'), r }),
+  z.object({ t: z.literal('dispatch'), r, job: jobSpecSchema, term: count }),
 ])
-export type PlaceRequest = z.infer<typeof placeRequestSchema>
+export type LinkRequest = z.infer<typeof linkRequestSchema>
 
-/** Master → entry on /meshrun/place. */
-export const placeEventSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('queued'), position: count }),
-  z.object({ t: z.literal('grant'), worker: peerId, term: count }),
-  z.object({ t: z.literal('reject'), message: z.string() }),
-  z.object({ t: z.literal('not-master'), master: peerId.nullable(), term: count }),
+/** Master → entry (placement) and worker → entry (dispatch) on /meshrun/link. */
+export const linkEventSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('queued'), r, position: count }),
+  z.object({ t: z.literal('grant'), r, worker: peerId, term: count }),
+  z.object({ t: z.literal('reject'), r, message: z.string() }),
+  z.object({ t: z.literal('not-master'), r, master: peerId.nullable(), term: count }),
+  z.object({ t: z.literal('started'), r, stage }),
+  z.object({ t: z.literal('output'), r, stage, stream, data: z.string() }),
+  z.object({ t: z.literal('result'), r, result: execResultSchema }),
+  z.object({ t: z.literal('refused'), r, reason: z.enum(['busy', 'stale-term', 'draining']), message: z.string() }),
 ])
-export type PlaceEvent = z.infer<typeof placeEventSchema>
-
-/** Entry → worker on /meshrun/dispatch: run this job, granted in this term. */
-export const dispatchRequestSchema = z.object({ t: z.literal('dispatch'), job: jobSpecSchema, term: count })
-export type DispatchRequest = z.infer<typeof dispatchRequestSchema>
-
-/** Worker → entry on /meshrun/dispatch: progress, then a result or a refusal. */
-export const dispatchEventSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('started'), stage }),
-  z.object({ t: z.literal('output'), stage, stream, data: z.string() }),
-  z.object({ t: z.literal('result'), result: execResultSchema }),
-  z.object({ t: z.literal('refused'), reason: z.enum(['busy', 'stale-term', 'draining']), message: z.string() }),
-])
-export type DispatchEvent = z.infer<typeof dispatchEventSchema>
+export type LinkEvent = z.infer<typeof linkEventSchema>

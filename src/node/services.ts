@@ -1,20 +1,19 @@
 /**
- * The master's and the worker's sides of the node-to-node protocols:
- * /meshrun/place (an entry asks the master for a worker and keeps the stream
- * open until the job is done) and /meshrun/dispatch (an entry hands a worker
- * a job and receives its output and result).
+ * The master's and the worker's sides of /meshrun/link (see link.ts): an
+ * entry asks the master for a worker (`place`) and frees the slot when the
+ * job is done (`done`); it hands a worker a job (`dispatch`) and receives its
+ * output and result. Many jobs share one link; a link that closes releases
+ * every slot granted on it and withdraws every request still queued.
  */
 import type { Stream } from '@libp2p/interface'
-import type { Scheduler } from './scheduler.ts'
+import type { PlaceRequest as QueuedRequest, Scheduler } from './scheduler.ts'
 import { BusyError, type Worker } from './worker.ts'
 import { Channel } from './wire.ts'
-import {
-  dispatchRequestSchema, placeRequestSchema,
-  type DispatchEvent, type DispatchRequest, type PlaceEvent, type PlaceRequest,
-} from './schemas.ts'
+import { linkRequestSchema, type LinkEvent, type LinkRequest } from './schemas.ts'
 import type { Logger } from './log.ts'
 
-const FIRST_MESSAGE_TIMEOUT_MS = 10_000
+/** Requests one link may have waiting for a grant or holding a slot: more is a broken or hostile peer. */
+const MAX_PLACEMENTS_PER_LINK = 20_000
 
 export interface ServicesInit {
   self: string
@@ -28,119 +27,135 @@ export interface ServicesInit {
   log: Logger
 }
 
+interface Placement {
+  id: string
+  request: QueuedRequest
+  granted: boolean
+  /** Rejected or lost by the scheduler: nothing to cancel. */
+  settled: boolean
+}
+
+interface ServedLink {
+  from: string
+  send: (ev: LinkEvent) => void
+  placements: Map<number, Placement>
+}
+
 export class Services {
   private readonly init: ServicesInit
-  /** Placement streams this node serves as master: closed when it steps down. */
-  private readonly placing = new Set<Channel<PlaceRequest, PlaceEvent>>()
+  private readonly links = new Set<ServedLink>()
 
   constructor (init: ServicesInit) {
     this.init = init
   }
 
-  /** This node stopped being master: every entry must ask the new one. */
+  /** This node stopped being master: every request still waiting must ask the new one. */
   steppedDown (): void {
-    for (const ch of this.placing) {
-      const notMaster: PlaceEvent = { t: 'not-master', master: this.init.master(), term: this.init.term() }
-      ch.write(notMaster).then(async () => { await ch.close() }, () => { ch.abort(new Error('stepped down')) })
+    for (const link of this.links) {
+      for (const [r, p] of link.placements) {
+        if (p.granted) continue
+        link.placements.delete(r)
+        link.send({ t: 'not-master', r, master: this.init.master(), term: this.init.term() })
+      }
     }
-    this.placing.clear()
   }
 
-  async onPlace (stream: Stream, from: string): Promise<void> {
-    const ch = new Channel<PlaceRequest, PlaceEvent>(stream, placeRequestSchema)
-    let req: PlaceRequest | null
+  async onLink (stream: Stream, from: string): Promise<void> {
+    const ch = new Channel<LinkRequest, LinkEvent>(stream, linkRequestSchema)
+    const link: ServedLink = {
+      from,
+      send: (ev) => { ch.write(ev).catch(() => {}) },
+      placements: new Map(),
+    }
+    this.links.add(link)
     try {
-      req = await ch.read(AbortSignal.timeout(FIRST_MESSAGE_TIMEOUT_MS))
+      for (;;) {
+        const req = await ch.read()
+        if (req === null) break
+        switch (req.t) {
+          case 'place': this.place(link, req); break
+          case 'done': this.release(link, req.r); break
+          case 'dispatch': void this.dispatch(link, req); break
+        }
+      }
+      await ch.close()
     } catch (err) {
       ch.abort(err instanceof Error ? err : new Error(String(err)))
-      return
+    } finally {
+      this.links.delete(link)
+      for (const r of [...link.placements.keys()]) this.release(link, r)
     }
-    if (req === null || req.t !== 'place') { await ch.close(); return }
+  }
+
+  private place (link: ServedLink, req: Extract<LinkRequest, { t: 'place' }>): void {
+    const { r, id, language, avoid } = req
     if (!this.init.isMaster()) {
-      await this.safeWrite(ch, { t: 'not-master', master: this.init.master(), term: this.init.term() })
-      await ch.close()
+      link.send({ t: 'not-master', r, master: this.init.master(), term: this.init.term() })
       return
     }
-    const { id, language, avoid } = req
-    this.placing.add(ch)
-    let granted = false
-    let settled = false
-    let request: import('./scheduler.ts').PlaceRequest | undefined
-    const finished = new Promise<void>((resolve) => {
-      request = {
+    if (link.placements.has(r)) return
+    if (link.placements.size >= MAX_PLACEMENTS_PER_LINK) {
+      link.send({ t: 'reject', r, message: `too many jobs in flight from one node (limit ${MAX_PLACEMENTS_PER_LINK})` })
+      return
+    }
+    const p: Placement = {
+      id,
+      granted: false,
+      settled: false,
+      request: {
         id,
         language,
         ...(avoid === undefined ? {} : { avoid }),
-        entry: from,
-        onPosition: (position) => { void this.safeWrite(ch, { t: 'queued', position }) },
+        entry: link.from,
+        onPosition: (position) => { if (!p.granted && !p.settled) link.send({ t: 'queued', r, position }) },
         onGrant: (worker) => {
-          granted = true
-          void this.safeWrite(ch, { t: 'grant', worker, term: this.init.term() })
-          resolve()
+          p.granted = true
+          link.send({ t: 'grant', r, worker, term: this.init.term() })
         },
         onReject: (message) => {
-          settled = true
-          void this.safeWrite(ch, { t: 'reject', message }).then(async () => { await ch.close() })
-          resolve()
+          p.settled = true
+          link.placements.delete(r)
+          link.send({ t: 'reject', r, message })
         },
-        onLost: () => { settled = true; resolve() },
-      }
-      this.init.scheduler.enqueue(request)
-    })
-    // Until granted, a closed stream means the entry gave up on the job.
-    const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
-    await Promise.race([finished, closed])
-    if (!granted) {
-      if (!settled) this.init.scheduler.cancel(id, request)
-      this.placing.delete(ch)
-      return
+        // The scheduler dropped it (this node stepped down): steppedDown() tells the entry.
+        onLost: () => { p.settled = true },
+      },
     }
-    // Granted: the slot is held until the entry says done (or goes away).
-    try {
-      await ch.read()
-    } catch {}
-    this.placing.delete(ch)
-    if (this.init.isMaster()) this.init.scheduler.release(id)
-    await ch.close()
+    link.placements.set(r, p)
+    this.init.scheduler.enqueue(p.request)
   }
 
-  async onDispatch (stream: Stream): Promise<void> {
-    const ch = new Channel<DispatchRequest, DispatchEvent>(stream, dispatchRequestSchema)
-    let req: DispatchRequest | null
-    try {
-      req = await ch.read(AbortSignal.timeout(FIRST_MESSAGE_TIMEOUT_MS))
-    } catch (err) {
-      ch.abort(err instanceof Error ? err : new Error(String(err)))
-      return
+  /** The entry is done with a granted job (its slot is free) or withdraws a queued request. */
+  private release (link: ServedLink, r: number): void {
+    const p = link.placements.get(r)
+    if (p === undefined) return
+    link.placements.delete(r)
+    if (p.granted) {
+      if (this.init.isMaster()) this.init.scheduler.release(p.id)
+    } else if (!p.settled) {
+      this.init.scheduler.cancel(p.id, p.request)
     }
-    if (req === null) { await ch.close(); return }
+  }
+
+  private async dispatch (link: ServedLink, req: Extract<LinkRequest, { t: 'dispatch' }>): Promise<void> {
+    const { r } = req
     if (req.term < this.init.term()) {
-      await this.safeWrite(ch, { t: 'refused', reason: 'stale-term', message: `granted in term ${req.term}, this node is in term ${this.init.term()}` })
-      await ch.close()
+      link.send({ t: 'refused', r, reason: 'stale-term', message: `granted in term ${req.term}, this node is in term ${this.init.term()}` })
       return
     }
     if (!this.init.accepting() && !this.init.worker.knows(req.job.id)) {
-      await this.safeWrite(ch, { t: 'refused', reason: 'draining', message: 'this node is draining and takes no new jobs' })
-      await ch.close()
+      link.send({ t: 'refused', r, reason: 'draining', message: 'this node is draining and takes no new jobs' })
       return
     }
-    let sending: Promise<void> = Promise.resolve()
-    const send = (ev: DispatchEvent): void => { sending = sending.then(async () => { await this.safeWrite(ch, ev) }) }
     try {
       const result = await this.init.worker.run(req.job, {
-        onStage: (stage) => { send({ t: 'started', stage }) },
-        onOutput: (stage, s, data) => { send({ t: 'output', stage, stream: s, data }) },
+        onStage: (stage) => { link.send({ t: 'started', r, stage }) },
+        onOutput: (stage, stream, data) => { link.send({ t: 'output', r, stage, stream, data }) },
       })
-      send({ t: 'result', result })
+      link.send({ t: 'result', r, result })
     } catch (err) {
-      if (err instanceof BusyError) send({ t: 'refused', reason: 'busy', message: err.message })
-      else send({ t: 'result', result: { status: 'error', message: `worker failure: ${String(err)}`, compile: null, run: null } })
+      if (err instanceof BusyError) link.send({ t: 'refused', r, reason: 'busy', message: err.message })
+      else link.send({ t: 'result', r, result: { status: 'error', message: `worker failure: ${String(err)}`, compile: null, run: null } })
     }
-    await sending
-    await ch.close()
-  }
-
-  private async safeWrite<T>(ch: Channel<unknown, T>, msg: T): Promise<void> {
-    try { await ch.write(msg) } catch {}
   }
 }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { MeshClient } from '../../src/client/client.ts'
-import { PROTOCOL_DISPATCH, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_PLACE } from '../../src/node/protocols.ts'
+import { PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK } from '../../src/node/protocols.ts'
 import type { Status } from '../../src/node/schemas.ts'
 import { stopAll, type NodeProc } from '../helpers/procs.ts'
 import { startCluster, statusOf, waitAgreed } from '../helpers/cluster.ts'
@@ -31,7 +31,7 @@ function streams (all: Status[], protocol: string): number {
   return all.reduce((a, s) => a + (s.local.streams?.[protocol] ?? 0), 0)
 }
 
-test('a job costs at most one stream each to the entry, the master and a worker, and no election traffic', async () => {
+test('a job costs one stream, to the entry; nodes share one long-lived link per pair for all jobs; no election traffic', async () => {
   const jobs = 12
   // Warm the compile caches, then count.
   await client.run({ id: randomUUID(), language: 'c', files: [{ name: 'a.c', content: '#include <stdio.h>\nint main(void){ puts("x"); return 0; }\n' }], stdin: '', args: [] })
@@ -43,8 +43,13 @@ test('a job costs at most one stream each to the entry, the master and a worker,
   const after = await Promise.all(nodes.map(statusOf))
   const delta = (p: string): number => streams(after, p) - streams(before, p)
   expect(delta(PROTOCOL_JOB)).toBe(jobs)
-  expect(delta(PROTOCOL_PLACE)).toBe(jobs) // the entry is not the master: one placement each
-  expect(delta(PROTOCOL_DISPATCH)).toBeLessThanOrEqual(jobs) // none when the entry runs it itself
+  // Only the entry has clients, so only it opens links: to the master (it is
+  // not the master) and perhaps to the third node, once each, whatever the number of jobs.
+  expect(streams(after, PROTOCOL_LINK)).toBeGreaterThanOrEqual(1)
+  expect(streams(after, PROTOCOL_LINK)).toBeLessThanOrEqual(2)
+  const burst = await Promise.all(Array.from({ length: jobs }, async () => await client.run({ id: randomUUID(), language: 'calc', files: [{ name: 'e.calc', content: '6 * 7' }], stdin: '', args: [] })))
+  expect(burst.map((r) => r.run?.stdout.trim())).toEqual(burst.map(() => '42'))
+  expect(streams(await Promise.all(nodes.map(statusOf)), PROTOCOL_LINK)).toBeLessThanOrEqual(2)
   expect(delta(PROTOCOL_ELECTION)).toBe(0)
   expect(after.every((s) => s.term === before[0]!.term)).toBe(true)
 })

@@ -1,0 +1,148 @@
+/**
+ * The entry's side of /meshrun/link: one long-lived stream to each peer it
+ * places jobs with (the master) or dispatches jobs to (workers), opened on
+ * first use and shared by every job. Opening a stream per job cost three
+ * protocol round trips and a dozen extra frames each way; a request on an
+ * open link costs one frame.
+ *
+ * Each request gets a number; the peer's answers name it and go to that
+ * request's handler. When the link closes (the peer died, was hung up on,
+ * or broke the protocol), every request still waiting on it is told, and the
+ * next request opens a new link.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Stream } from '@libp2p/interface'
+import type { Host } from './host.ts'
+import { Channel } from './wire.ts'
+import { PROTOCOL_LINK } from './protocols.ts'
+import { linkEventSchema, type LinkEvent, type LinkRequest } from './schemas.ts'
+
+/** A link request before it is numbered. */
+export type Unnumbered<T> = T extends unknown ? Omit<T, 'r'> : never
+
+interface Waiting {
+  onEvent: (ev: LinkEvent) => void
+  onLost: (err: Error) => void
+}
+
+const DIAL_TIMEOUT_MS = 3000
+
+export class LinkSession {
+  readonly peer: string
+  private readonly ch: Channel<LinkEvent, LinkRequest>
+  private next = 0
+  private readonly waiting = new Map<number, Waiting>()
+  private closed: Error | null = null
+
+  constructor (peer: string, stream: Stream, onClosed: () => void) {
+    this.peer = peer
+    this.ch = new Channel(stream, linkEventSchema)
+    void this.readLoop().finally(onClosed)
+  }
+
+  get open (): boolean { return this.closed === null }
+
+  /**
+   * Send a request. Its answers go to `onEvent` until `forget(r)`; if the
+   * link closes first, `onLost` is called once instead.
+   */
+  request (req: Unnumbered<LinkRequest>, onEvent: Waiting['onEvent'], onLost: Waiting['onLost']): number {
+    const r = ++this.next
+    const closed = this.closed
+    if (closed !== null) {
+      queueMicrotask(() => { onLost(closed) })
+      return r
+    }
+    this.waiting.set(r, { onEvent, onLost })
+    this.ch.write({ ...req, r } as LinkRequest).catch((err: unknown) => { this.fail(err) })
+    return r
+  }
+
+  /** A message that expects no answer (`done`); lost with the link if it closed. */
+  post (req: Unnumbered<LinkRequest> & { r: number }): void {
+    if (this.closed !== null) return
+    this.ch.write(req as LinkRequest).catch((err: unknown) => { this.fail(err) })
+  }
+
+  forget (r: number): void {
+    this.waiting.delete(r)
+  }
+
+  close (): void {
+    this.fail(new Error('link closed by this node'))
+  }
+
+  private async readLoop (): Promise<void> {
+    try {
+      for (;;) {
+        const ev = await this.ch.read()
+        if (ev === null) break
+        this.waiting.get(ev.r)?.onEvent(ev)
+      }
+      this.fail(new Error('the peer closed the link'))
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  private fail (err: unknown): void {
+    if (this.closed !== null) return
+    const e = err instanceof Error ? err : new Error(String(err))
+    this.closed = e
+    const lost = [...this.waiting.values()]
+    this.waiting.clear()
+    this.ch.abort(e)
+    for (const w of lost) w.onLost(e)
+  }
+}
+
+/** This node's open links, one per peer; a closed one is replaced on next use. */
+export class Links {
+  private readonly host: Host
+  private readonly sessions = new Map<string, Promise<LinkSession>>()
+  /** Links opened since start (for guards and benchmarks). */
+  opened = 0
+
+  constructor (host: Host) {
+    this.host = host
+  }
+
+  async get (peer: string, signal: AbortSignal): Promise<LinkSession> {
+    let s = this.sessions.get(peer)
+    if (s !== undefined) {
+      const ready = await raceSignal(s, signal)
+      if (ready.open) return ready
+      if (this.sessions.get(peer) === s) this.sessions.delete(peer)
+    }
+    s = this.sessions.get(peer)
+    if (s === undefined) {
+      const opening = (async () => {
+        const stream = await this.host.dialProtocol(peerIdFromString(peer), PROTOCOL_LINK, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        this.opened++
+        return new LinkSession(peer, stream, () => { if (this.sessions.get(peer) === opening) this.sessions.delete(peer) })
+      })()
+      opening.catch(() => { if (this.sessions.get(peer) === opening) this.sessions.delete(peer) })
+      this.sessions.set(peer, opening)
+      s = opening
+    }
+    return await raceSignal(s, signal)
+  }
+
+  closeAll (): void {
+    for (const s of this.sessions.values()) s.then((x) => { x.close() }, () => {})
+    this.sessions.clear()
+  }
+}
+
+async function raceSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
