@@ -33,6 +33,7 @@ export class Discovery {
    * process lifetime, so rejoining is up to us.
    */
   private readonly known = new Map<string, { addrs: Multiaddr[], seen: number }>()
+  private readonly lastAddrs = new Map<string, string>()
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     this.remember(evt.detail.id.toString(), evt.detail.multiaddrs)
     void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
@@ -59,6 +60,10 @@ export class Discovery {
   /** A peer we heard of (gossip, election): connect if not connected yet. */
   learn (id: string, addrs: string[]): void {
     if (id === this.init.host.peerId.toString()) return
+    // Every report names its sender's addresses: most times nothing is new.
+    const key = addrs.join(' ')
+    if (this.lastAddrs.get(id) === key && this.connected(id)) return
+    this.lastAddrs.set(id, key)
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
     this.remember(id, parsed)

@@ -1,19 +1,37 @@
 /**
  * Load gossip: every node publishes its load report on the cluster's topic at
- * a short interval and hears everyone else's. Reports are validated (size,
- * schema, cluster name, and the sender must be the peer the report is about).
+ * a short interval and hears everyone else's.
+ *
+ * Every node connects to every other (discovery dials each peer it learns
+ * of), so a report published to all topic peers (gossipsub's flood publish)
+ * already reaches everyone: forwarding every report through the mesh on top
+ * only multiplied the traffic (each node re-sent each report to ~6 peers
+ * that already had it). So reports are read in the topic validator and
+ * forwarded only when that spreads news: the first reports of a peer just
+ * heard and one in FORWARD_EVERY otherwise. While membership changes, each
+ * report also names the peers its sender hears (`peers`), so nodes that
+ * joined through different bootstrap peers learn of each other and connect.
+ *
+ * Reports are signed by their sender (gossipsub's default) and taken only
+ * when the signer is the node the report describes, whoever relayed it.
  */
-import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
 import { loadReportSchema, type LoadReport } from './schemas.ts'
 import type { Logger } from './log.ts'
 
-export const MAX_REPORT_BYTES = 8 * 1024
+export const MAX_REPORT_BYTES = 16 * 1024
+/** Besides news, one report of a peer in this many is forwarded (a slow repair of missed news). */
+export const FORWARD_EVERY = 20
+/** A peer's reports are news (forwarded) for this long after it is first heard. */
+export const NEWS_MS = 3000
 
 export interface LoadGossipInit {
   pubsub: GossipSub
   cluster: string
   intervalMs: number
   makeReport: () => Omit<LoadReport, 'seq' | 'v' | 'cluster'>
+  /** A report, signed by the node it describes. */
   onReport: (report: LoadReport) => void
   log: Logger
 }
@@ -30,12 +48,13 @@ export class LoadGossip {
   private readonly topic: string
   private seq = Date.now()
   private timer: NodeJS.Timeout | undefined
+  /** When each peer was first heard directly, and how many of its reports came since. */
+  private readonly heard = new Map<string, { since: number, count: number }>()
   /** Reports published since start, and their bytes (for benchmarks and guards). */
   published = 0
   bytesOut = 0
   /** The largest report published so far, in bytes. */
   largest = 0
-  private readonly onMessage = (evt: CustomEvent<Message>): void => { this.receive(evt.detail) }
 
   constructor (init: LoadGossipInit) {
     this.init = init
@@ -43,15 +62,15 @@ export class LoadGossip {
   }
 
   start (): void {
+    this.init.pubsub.topicValidators.set(this.topic, (source, msg) => this.validate(source, msg))
     this.init.pubsub.subscribe(this.topic)
-    this.init.pubsub.addEventListener('message', this.onMessage)
     this.timer = setInterval(() => { this.publish() }, this.init.intervalMs)
     this.publish()
   }
 
   stop (): void {
     clearInterval(this.timer)
-    this.init.pubsub.removeEventListener('message', this.onMessage)
+    this.init.pubsub.topicValidators.delete(this.topic)
     try { this.init.pubsub.unsubscribe(this.topic) } catch {}
   }
 
@@ -65,18 +84,31 @@ export class LoadGossip {
     this.init.pubsub.publish(this.topic, data).catch((err: unknown) => { this.init.log.debug(`gossip publish failed: ${String(err)}`) })
   }
 
-  private receive (msg: Message): void {
-    if (msg.topic !== this.topic || msg.type !== 'signed') return
-    if (msg.data.byteLength > MAX_REPORT_BYTES) return
+  /** A peer disconnected: its next reports are news again. */
+  forget (id: string): void {
+    this.heard.delete(id)
+  }
+
+  private validate (source: PeerId, msg: Message): TopicValidatorResult {
+    // `source` relayed it; the signature says who wrote it.
+    if (msg.data.byteLength > MAX_REPORT_BYTES) return TopicValidatorResult.Reject
     let value: unknown
-    try { value = JSON.parse(decoder.decode(msg.data)) } catch { return }
+    try { value = JSON.parse(decoder.decode(msg.data)) } catch { return TopicValidatorResult.Reject }
     const parsed = loadReportSchema.safeParse(value)
-    if (!parsed.success) {
-      this.init.log.debug(`ignored a malformed load report from ${msg.from.toString()}`)
-      return
+    if (!parsed.success || parsed.data.cluster !== this.init.cluster) {
+      this.init.log.debug(`ignored a malformed load report from ${source.toString()}`)
+      return TopicValidatorResult.Reject
     }
     const report = parsed.data
-    if (report.cluster !== this.init.cluster || report.id !== msg.from.toString()) return
+    if (msg.type !== 'signed' || report.id !== msg.from.toString()) return TopicValidatorResult.Reject
     this.init.onReport(report)
+    const now = Date.now()
+    let h = this.heard.get(report.id)
+    if (h === undefined) {
+      h = { since: now, count: 0 }
+      this.heard.set(report.id, h)
+    }
+    h.count++
+    return now - h.since < NEWS_MS || h.count % FORWARD_EVERY === 0 ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
   }
 }

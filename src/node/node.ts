@@ -24,7 +24,7 @@ import { Discovery } from './discovery.ts'
 import { ElectionDriver, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
 import { ClientService } from './client-service.ts'
-import type { LoadReport, NodeStatus, Status } from './schemas.ts'
+import { MAX_PEERS_IN_REPORT, type LoadReport, type NodeStatus, type Status } from './schemas.ts'
 import { MAX_STREAMS, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_STATUS, VERSION } from './protocols.ts'
 import { Links } from './link.ts'
 import type { Logger } from './log.ts'
@@ -73,6 +73,10 @@ export const DEFAULT_PORT = 7700
 
 /** How long a delivered result stays available for pickup by id. */
 export const KEEP_RESULTS_MS = 10 * 60_000
+/** For this long after membership changes, reports name the peers their sender hears. */
+const PEER_EXCHANGE_MS = 5000
+/** A joining node stands for election once no new peer came up for this long. */
+const SETTLE_MS = 400
 
 export class MeshNode {
   readonly host: Host
@@ -103,6 +107,8 @@ export class MeshNode {
   /** False once the node drains: it takes no new jobs, finishes what it runs. */
   accepting = true
   private idleSince = Date.now()
+  /** When a peer last came up or went down (reports name the peers for a while after). */
+  private membershipChangedAt = Date.now()
   private retiredResolve: (() => void) | undefined
   /** Resolves when a draining node has finished its work and should stop. */
   readonly retired = new Promise<void>((resolve) => { this.retiredResolve = resolve })
@@ -185,12 +191,14 @@ export class MeshNode {
     this.autoscaler = init.autoscale === undefined ? undefined : this.makeAutoscaler(init.autoscale, init.dataDir!)
 
     this.membership.on('up', (m) => {
+      this.membershipChangedAt = Date.now()
       this.log.info(`peer up ${m.id}`)
       this.events.emit({ type: 'peer', id: m.id, up: true, at: Date.now() })
       this.election.peerUp(m.id, m.report.priority)
       this.scheduler.pump()
     })
     this.membership.on('down', (m) => {
+      this.membershipChangedAt = Date.now()
       this.log.info(`peer down ${m.id}`)
       this.events.emit({ type: 'peer', id: m.id, up: false, at: Date.now() })
       this.election.peerDown(m.id)
@@ -204,6 +212,7 @@ export class MeshNode {
     this.membership.on('report', (m) => {
       this.election.report(m.id, m.report.priority, m.report.term, m.report.isMaster)
       this.discovery.learn(m.id, m.report.addrs)
+      for (const p of m.report.peers ?? []) this.discovery.learn(p.id, p.addrs)
       if (this.election.isMaster) this.scheduler.pump()
     })
   }
@@ -256,17 +265,25 @@ export class MeshNode {
     h.addEventListener('peer:disconnect', (evt) => {
       const id = evt.detail.toString()
       this.membership.onDisconnect(id)
+      this.gossip.forget(id)
       this.election.peerDown(id)
     })
     this.discovery.start()
     await h.start()
-    // A node told of peers (--peer) waits to hear one before it stands for
-    // election (at most 3 s): crowning itself first, alone, would only bump
-    // the cluster's term when it joins.
+    // A node told of peers (--peer) waits until it has heard them and the
+    // peers they name (no new one for SETTLE_MS; at most 3 s) before it
+    // stands for election: standing with a partial view, alone or with a few,
+    // only crowns masters that the next peer heard unseats, term after term.
     if ((this.init.peers ?? []).length > 0) {
       await this.election.listen()
-      const heard = new Promise<void>((resolve) => { this.membership.on('up', () => { resolve() }) })
-      void Promise.race([heard, new Promise((resolve) => setTimeout(resolve, 3000))]).then(() => { this.election.begin() })
+      const settled = new Promise<void>((resolve) => {
+        let quiet: NodeJS.Timeout | undefined
+        this.membership.on('up', () => {
+          clearTimeout(quiet)
+          quiet = setTimeout(resolve, SETTLE_MS)
+        })
+      })
+      void Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 3000))]).then(() => { this.election.begin() })
     } else {
       await this.election.start()
     }
@@ -406,6 +423,7 @@ export class MeshNode {
       jobs: this.worker.jobs.map((j) => j.id),
       addrs: this.addrs,
       version: VERSION,
+      ...(Date.now() - this.membershipChangedAt < PEER_EXCHANGE_MS ? { peers: this.membership.up.slice(0, MAX_PEERS_IN_REPORT).map((m) => ({ id: m.id, addrs: m.report.addrs.slice(0, 2) })) } : {}),
     }
   }
 

@@ -175,6 +175,9 @@ export const statusSchema = z.object({
 })
 export type Status = z.infer<typeof statusSchema>
 
+/** Peers named in one load report (see `peers`). */
+export const MAX_PEERS_IN_REPORT = 32
+
 /** A node's load report, published on the cluster's gossip topic several times a second. */
 export const loadReportSchema = z.object({
   v: z.literal(1),
@@ -199,6 +202,8 @@ export const loadReportSchema = z.object({
   jobs: z.array(id).max(1024),
   addrs: z.array(z.string().max(256)).max(16),
   version: z.string().max(32),
+  /** While membership changes (a node joins or leaves), the peers this node hears, for discovery: nodes that joined through different bootstrap peers learn of each other at once. */
+  peers: z.array(z.object({ id: peerId, addrs: z.array(z.string().max(256)).max(2) })).max(MAX_PEERS_IN_REPORT).optional(),
 })
 export type LoadReport = z.infer<typeof loadReportSchema>
 
