@@ -38,6 +38,11 @@ export async function createHost (init: HostInit): Promise<Host> {
     services.pubsub = gossipsub({
       allowPublishToZeroTopicPeers: true,
       emitSelf: false,
+      // gossipsub scores down peers that share an IP address beyond 10 (a
+      // defence against sybils on open networks): in a private cluster (the
+      // key decides who joins) several nodes per machine, or a lab behind
+      // one NAT, are normal, and past 10 of them the rest were graylisted.
+      scoreParams: { IPColocationFactorWeight: 0 },
       heartbeatInterval: 1000,
       maxInboundDataLength: 64 * 1024,
     })
@@ -59,8 +64,8 @@ export async function createHost (init: HostInit): Promise<Host> {
       maxIncomingPendingConnections: 128,
       maxConnections: 1000,
     },
-    // A silent cluster peer is found by its load reports stopping (membership
-    // hangs up on it within ~2 s): pinging every connection twice a second
+    // A silent cluster peer is found by its load reports stopping (the node
+    // drops its links with it within ~2 s): pinging every connection twice a second
     // cost more than everything else an idle node does, and a client busy
     // with hundreds of jobs could miss a 1.5 s ping and lose its connection.
     // This slow ping only clears connections that died without a word.

@@ -68,8 +68,8 @@ export class LinkSession {
     this.waiting.delete(r)
   }
 
-  close (): void {
-    this.fail(new Error('link closed by this node'))
+  close (err = new Error('link closed by this node')): void {
+    this.fail(err)
   }
 
   private async readLoop (): Promise<void> {
@@ -126,6 +126,14 @@ export class Links {
       s = opening
     }
     return await raceSignal(s, signal)
+  }
+
+  /** Fail the link to this peer (it went silent): what waits on it is told at once. */
+  drop (peer: string, err: Error): void {
+    const s = this.sessions.get(peer)
+    if (s === undefined) return
+    this.sessions.delete(peer)
+    s.then((x) => { x.close(err) }, () => {})
   }
 
   closeAll (): void {

@@ -1,8 +1,8 @@
 /**
  * Who is in the cluster, from gossiped load reports and connection events.
  * A peer is up while its reports keep coming; it is down when its last
- * connection closes or its reports stop for `staleMs` (the node then hangs
- * up on it, so a silent peer's streams fail at once).
+ * connection closes or its reports stop for `staleMs` (the node then drops
+ * its links with it, so a silent peer's jobs are placed again at once).
  */
 import type { LoadReport } from './schemas.ts'
 

@@ -203,11 +203,14 @@ export class MeshNode {
       this.events.emit({ type: 'peer', id: m.id, up: false, at: Date.now() })
       this.election.peerDown(m.id)
       if (this.election.isMaster) this.scheduler.workerDown(m.id)
-      // A peer whose reports stopped (SIGSTOP, a pulled cable) still holds its
-      // connections open: close them so the streams to it fail now, not after a TCP timeout.
-      for (const c of this.host.getConnections()) {
-        if (c.remotePeer.toString() === m.id) c.abort(new Error('the peer went silent'))
-      }
+      // A peer whose reports stopped (SIGSTOP, a pulled cable, or just a
+      // starved process) may still hold its connection open: drop the links
+      // with it, so the jobs dispatched to it are placed again and the slots
+      // it was granted are freed now. The connection itself stays: hanging up
+      // on every late peer of a loaded cluster made reconnection storms.
+      const gone = new Error(`peer ${m.id} went silent`)
+      this.links.drop(m.id, gone)
+      this.services.dropFrom(m.id, gone)
     })
     this.membership.on('report', (m) => {
       this.election.report(m.id, m.report.priority, m.report.term, m.report.isMaster)

@@ -39,6 +39,7 @@ interface ServedLink {
   from: string
   send: (ev: LinkEvent) => void
   placements: Map<number, Placement>
+  abort: (err: Error) => void
 }
 
 export class Services {
@@ -60,12 +61,18 @@ export class Services {
     }
   }
 
+  /** The peer went silent: close its links; the slots granted on them are freed as they close. */
+  dropFrom (peer: string, err: Error): void {
+    for (const link of this.links) if (link.from === peer) link.abort(err)
+  }
+
   async onLink (stream: Stream, from: string): Promise<void> {
     const ch = new Channel<LinkRequest, LinkEvent>(stream, linkRequestSchema)
     const link: ServedLink = {
       from,
       send: (ev) => { ch.write(ev).catch(() => {}) },
       placements: new Map(),
+      abort: (err) => { ch.abort(err) },
     }
     this.links.add(link)
     try {
