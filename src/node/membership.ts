@@ -21,11 +21,20 @@ export interface MembershipEvents {
 
 export class Membership {
   readonly members = new Map<string, Member>()
-  private readonly staleMs: number
+  /** A peer is down after this many of its report intervals without a report. */
+  private readonly missed: number
+  /** The interval assumed for a peer whose reports do not say theirs. */
+  private readonly defaultEvery: number
   private readonly listeners: { [K in keyof MembershipEvents]: Array<MembershipEvents[K]> } = { up: [], down: [], report: [] }
 
-  constructor (staleMs: number) {
-    this.staleMs = staleMs
+  constructor (defaultEvery: number, missed = 4) {
+    this.defaultEvery = defaultEvery
+    this.missed = missed
+  }
+
+  /** How long this peer may stay silent before it is down. */
+  staleMs (m: Member): number {
+    return this.missed * (m.report.every ?? this.defaultEvery)
   }
 
   on<K extends keyof MembershipEvents>(event: K, fn: MembershipEvents[K]): void {
@@ -67,14 +76,14 @@ export class Membership {
    * catches up, so a late sweep never marks a live peer down.
    */
   sweep (now: number): void {
-    const stalled = this.lastSweep > 0 && now - this.lastSweep > this.staleMs / 2
+    const stalled = this.lastSweep > 0 && now - this.lastSweep > this.missed * this.defaultEvery / 2
     this.lastSweep = now
     if (stalled) {
-      for (const m of this.members.values()) if (m.up) m.lastSeen = Math.max(m.lastSeen, now - this.staleMs / 2)
+      for (const m of this.members.values()) if (m.up) m.lastSeen = Math.max(m.lastSeen, now - this.staleMs(m) / 2)
       return
     }
     for (const m of this.members.values()) {
-      if (m.up && now - m.lastSeen > this.staleMs) this.markDown(m.id)
+      if (m.up && now - m.lastSeen > this.staleMs(m)) this.markDown(m.id)
     }
   }
 

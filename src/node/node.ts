@@ -18,7 +18,7 @@ import { LocalDispatch, LocalPlacement } from './local-links.ts'
 import { ClusterDispatch, RemoteDispatch } from './remote-links.ts'
 import { ClusterPlacement } from './placement.ts'
 import { LoadMonitor } from './load.ts'
-import { LoadGossip } from './gossip.ts'
+import { LoadGossip, reportInterval } from './gossip.ts'
 import { Membership } from './membership.ts'
 import { Discovery } from './discovery.ts'
 import { ElectionDriver, type ElectionChange } from './election.ts'
@@ -134,7 +134,7 @@ export class MeshNode {
     this.load = new LoadMonitor(1000)
     this.worker = new Worker(executor, init.maxJobs ?? 2)
     this.scheduler = new Scheduler(() => this.views())
-    this.membership = new Membership(reportMs * 4)
+    this.membership = new Membership(reportMs)
     this.election = new ElectionDriver({
       host,
       self: { priority: this.priority, id: self },
@@ -182,7 +182,7 @@ export class MeshNode {
     this.gossip = new LoadGossip({
       pubsub: host.services.pubsub!,
       cluster: this.cluster,
-      intervalMs: reportMs,
+      intervalMs: () => reportInterval(reportMs, this.membership.up.length + 1),
       makeReport: () => this.report(),
       onReport: (r) => { this.membership.onReport(r, Date.now()) },
       log: this.log,
@@ -406,7 +406,7 @@ export class MeshNode {
     this.gossip.publish()
   }
 
-  private report (): Omit<LoadReport, 'seq' | 'v' | 'cluster'> {
+  private report (): Omit<LoadReport, 'seq' | 'v' | 'cluster' | 'every'> {
     return {
       id: this.id,
       priority: this.priority,

@@ -202,6 +202,8 @@ export const loadReportSchema = z.object({
   jobs: z.array(id).max(1024),
   addrs: z.array(z.string().max(256)).max(16),
   version: z.string().max(32),
+  /** The sender's report interval in ms: it grows with the cluster (see gossip.ts); receivers judge its silence by it. */
+  every: z.number().int().min(50).max(60_000).optional(),
   /** While membership changes (a node joins or leaves), the peers this node hears, for discovery: nodes that joined through different bootstrap peers learn of each other at once. */
   peers: z.array(z.object({ id: peerId, addrs: z.array(z.string().max(256)).max(2) })).max(MAX_PEERS_IN_REPORT).optional(),
 })

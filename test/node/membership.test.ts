@@ -3,15 +3,16 @@ import { expect, test } from 'vitest'
 import { Membership } from '../../src/node/membership.ts'
 import type { LoadReport } from '../../src/node/schemas.ts'
 
-function report (id: string, seq: number): LoadReport {
+function report (id: string, seq: number, every?: number): LoadReport {
   return {
+    ...(every === undefined ? {} : { every }),
     v: 1, cluster: 'default', id, seq, priority: 0, term: 1, isMaster: false, master: null, cpu: 1, mem: 1, running: 0, maxJobs: 2,
     maxCpu: 100, maxMem: 95, accepting: true, queue: 0, languages: ['python'], jobs: [], addrs: [], version: '0.1.0',
   }
 }
 
 test('a peer is up with its reports, down when they stop or it disconnects, and a late older report does not revive it', () => {
-  const m = new Membership(2500)
+  const m = new Membership(625) // 4 missed reports: down after 2.5 s
   const events: string[] = []
   m.on('up', (x) => events.push(`up ${x.id}`))
   m.on('down', (x) => events.push(`down ${x.id}`))
@@ -32,7 +33,7 @@ test('a peer is up with its reports, down when they stop or it disconnects, and 
 })
 
 test('a sweep after this node\'s own event loop stalled marks nobody down: the reports waiting in the sockets come first', () => {
-  const m = new Membership(2000)
+  const m = new Membership(500) // down after 2 s
   const events: string[] = []
   m.on('down', (x) => events.push(`down ${x.id}`))
   m.onReport(report('a', 1), 0)
@@ -44,4 +45,16 @@ test('a sweep after this node\'s own event loop stalled marks nobody down: the r
   for (let t = 5250; t <= 6500; t += 250) m.sweep(t)
   expect(events).toEqual(['down b'])
   expect(m.up.map((x) => x.id)).toEqual(['a'])
+})
+
+test('a peer that says it reports less often (a larger cluster) is given that much longer', () => {
+  const m = new Membership(500)
+  const events: string[] = []
+  m.on('down', (x) => events.push(`down ${x.id}`))
+  m.onReport(report('a', 1), 0)
+  m.onReport(report('b', 1, 1500), 0)
+  for (let t = 250; t <= 5750; t += 250) m.sweep(t)
+  expect(events).toEqual(['down a'])
+  for (let t = 6000; t <= 6250; t += 250) m.sweep(t)
+  expect(events).toEqual(['down a', 'down b'])
 })
