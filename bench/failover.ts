@@ -1,9 +1,12 @@
 /**
  * Failover: SIGKILL (then SIGSTOP) of the master with 50 jobs in flight.
  * Agreement time is when the last survivor adopted the new master (each node
- * stamps its status with that time), less the moment of the signal; "last
- * result" is when the last of the 50 results reached the client, less the
- * agreement and less one job's own run time.
+ * stamps its status with that time), less the moment of the signal. "Last
+ * result" is, over the 50 jobs, the latest of (result received − agreement −
+ * the job's own run time as measured by its worker): the delay failover adds
+ * to a job. The two survivors have room for all 50 jobs and more (--max-jobs 30), so
+ * no orphan waits for another job to finish; on 2 cores a 1 s sleep takes
+ * 1.1–2 s of wall time with 50 sandboxes starting at once, hence "own run time".
  */
 import { MeshClient } from '../src/client/client.ts'
 import { pySleep } from './jobs.ts'
@@ -13,7 +16,7 @@ const JOBS = 50
 const JOB_MS = 1000
 
 async function once (signal: 'SIGKILL' | 'SIGSTOP'): Promise<{ agreeMs: number, lastMs: number }> {
-  const nodes = await startCluster(3, ['--max-jobs', '20'])
+  const nodes = await startCluster(3, ['--max-jobs', '30'])
   try {
     const [s] = await waitAgreed(nodes)
     const master = nodes.find((n) => n.id === s!.master)!
@@ -22,7 +25,7 @@ async function once (signal: 'SIGKILL' | 'SIGSTOP'): Promise<{ agreeMs: number, 
     let last = 0
     const pending = Promise.all(Array.from({ length: JOBS }, async (_, i) => {
       const r = await clients[i % clients.length]!.run(pySleep(JOB_MS, i))
-      last = Math.max(last, Date.now())
+      last = Math.max(last, Date.now() - (r.run?.wallMs ?? JOB_MS))
       if (r.status !== 'ok' || r.run?.stdout !== `${i}\n`) throw new Error(`failover job ${i}: ${r.status} ${r.message ?? ''}`)
     }))
     pending.catch(() => {}) // awaited below; do not crash while polling
@@ -46,7 +49,7 @@ async function once (signal: 'SIGKILL' | 'SIGSTOP'): Promise<{ agreeMs: number, 
     }
     await pending
     await Promise.all(clients.map(async (c) => { await c.close() }))
-    return { agreeMs: agreedAt - at, lastMs: last - agreedAt - JOB_MS }
+    return { agreeMs: agreedAt - at, lastMs: last - agreedAt }
   } finally {
     await stopNodes(nodes)
   }
@@ -71,7 +74,7 @@ export async function benchFailover (quick: boolean): Promise<{ rows: Row[], dat
     const target = signal === 'SIGKILL' ? 250 : 2500
     rows.push(
       { section: 'failover', metric: `${signal} master: new master agreed p50 / p99`, value: `${fmt(a.p50)} / ${fmt(a.p99)}`, baseline: `target ${target} ms p99`, ratio: `${(a.p99 / target).toFixed(2)}`, note: `${reps} runs, min ${fmt(a.min)} max ${fmt(a.max)}` },
-      { section: 'failover', metric: `${signal} master: last of ${JOBS} results after agreement + run time, p50 / p99`, value: `${fmt(l.p50)} / ${fmt(l.p99)}`, baseline: 'target 1000 ms', ratio: `${(l.p99 / 1000).toFixed(2)}` },
+      { section: 'failover', metric: `${signal} master: last of ${JOBS} results after agreement + its own run time, p50 / p99`, value: `${fmt(l.p50)} / ${fmt(l.p99)}`, baseline: 'target 1000 ms', ratio: `${(l.p99 / 1000).toFixed(2)}` },
     )
   }
   return { rows, data }

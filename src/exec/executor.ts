@@ -3,7 +3,7 @@
  * compiles through the cache, runs, and names the outcome. A job moves
  * through guarded phases; clean-up always runs in `finally`.
  */
-import { access, constants, mkdir, rename, statfs, writeFile } from 'node:fs/promises'
+import { access, constants, mkdir, open, rename, statfs, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { runCalc } from './calc-runner.ts'
 import { CompileCache } from './cache.ts'
@@ -12,7 +12,7 @@ import {
   SandboxUnavailableError, UnknownLanguageError,
 } from './errors.ts'
 import { Identities, type Identity } from './identities.ts'
-import { compileSources, expandCommand, LANGUAGES, layoutFiles, resolveLanguage, type Language } from './languages.ts'
+import { CHECK_FAILED_EXIT, CHECK_FILE, compileSources, expandCommand, LANGUAGES, layoutFiles, resolveLanguage, type Language } from './languages.ts'
 import { resolveLimits, validateJob, type NodeLimits, type NodeLimitsInit } from './limits.ts'
 import { cacheable, compiled, describeEnd, limitOf, runStatus, toStageResult } from './outcome.ts'
 import { Pool } from './pool.ts'
@@ -173,7 +173,8 @@ class MeshExecutor implements Executor {
       id = await this.ids.acquire(signal)
       state.to('preparing')
       await id.workspace.prepare(id.uid, files)
-      if (lang.compile !== undefined) {
+      const inline = lang.compile?.inline
+      if (lang.compile !== undefined && inline === undefined) {
         state.to('compiling')
         state.compile = await this.compile(lang, tc, files, limits, id, hooks, signal)
         if (!compiled(state.compile)) {
@@ -183,9 +184,16 @@ class MeshExecutor implements Executor {
         }
       }
       state.to('running')
-      const argv = expandCommand(lang, lang.run.argv, { tools: tc.tools, memoryMb: limits.run.memoryMb, files, args: job.args })
+      const argv = expandCommand(lang, inline?.argv ?? lang.run.argv, { tools: tc.tools, memoryMb: limits.run.memoryMb, files, args: job.args })
       hooks.onStage?.('run')
       const outcome = await this.stage('run', lang, argv, limits.run, job.stdin, id, hooks, signal)
+      if (inline !== undefined && outcome.code === CHECK_FAILED_EXIT) {
+        const diagnostics = await readCheckFile(join(id.workspace.tmp, CHECK_FILE))
+        if (diagnostics !== null) {
+          state.compile = { stdout: '', stderr: diagnostics, code: 1, signal: null, wallMs: outcome.wallMs, cpuMs: outcome.cpuMs, memoryKb: outcome.memoryKb, limit: null, truncated: false, cached: false }
+          return { status: 'compile_error', message: 'syntax check failed', compile: state.compile, run: null }
+        }
+      }
       state.run = toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.run) }))
       const status = runStatus(state.run)
       return status === 'ok'
@@ -400,5 +408,24 @@ async function smokeTest (config: SandboxConfig, identities: Identities): Promis
     return null
   } finally {
     identities.recycle(id)
+  }
+}
+
+/** Diagnostics an inline check left in the job's /tmp (see languages.ts), at most 64 KiB; null if there are none. */
+async function readCheckFile (path: string): Promise<string | null> {
+  let h
+  try {
+    // The job wrote it: never follow a link it may have put there instead.
+    h = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    return null
+  }
+  try {
+    if (!(await h.stat()).isFile()) return null
+    const buf = Buffer.alloc(64 * 1024)
+    const { bytesRead } = await h.read(buf, 0, buf.length, 0)
+    return buf.subarray(0, bytesRead).toString('utf8')
+  } finally {
+    await h.close()
   }
 }

@@ -58,6 +58,13 @@ export interface Language {
     artefacts: string[]
     /** True when the stage only checks syntax (python, js). */
     checkOnly?: boolean
+    /**
+     * A check-only language may do its check at the start of the run stage,
+     * in the same sandbox (one sandbox start per job instead of two): this
+     * command checks, then execs the program. A failed check exits with
+     * CHECK_FAILED_EXIT and leaves its diagnostics in $TMPDIR/CHECK_FILE.
+     */
+    inline?: { argv: string[] }
   }
   run: { argv: string[] }
   entry: 'first' | 'java-main'
@@ -88,6 +95,34 @@ const PY_CHECK = [
   'sys.exit(bad)',
 ].join('\n')
 
+/** Exit code of an inline check that failed (see `compile.inline`). */
+export const CHECK_FAILED_EXIT = 97
+/** Where an inline check leaves its diagnostics, in the job's /tmp. */
+export const CHECK_FILE = '.meshrun-check'
+
+/**
+ * Python's inline check: argv is `<sources…> -- <program argv…>`. Checks the
+ * sources like PY_CHECK; on a syntax error writes the diagnostics to
+ * $TMPDIR/CHECK_FILE and exits CHECK_FAILED_EXIT; otherwise replaces itself
+ * with the program (a fresh interpreter: the program sees exactly what
+ * `python3 main.py` would).
+ */
+const PY_CHECK_THEN_EXEC = [
+  'import os, sys, traceback',
+  'a = sys.argv[1:]',
+  'i = a.index("--")',
+  'errors = []',
+  'for f in a[:i]:',
+  '    try:',
+  '        with open(f, "rb") as h: compile(h.read(), f, "exec", dont_inherit=True)',
+  '    except (SyntaxError, ValueError) as e:',
+  '        errors.append("".join(traceback.format_exception_only(type(e), e)))',
+  'if errors:',
+  `    with open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "${CHECK_FILE}"), "w") as h: h.write("".join(errors))`,
+  `    os._exit(${CHECK_FAILED_EXIT})`,
+  'os.execv(a[i + 1], a[i + 1:])',
+].join('\n')
+
 const C_FLAGS = ['-O2', '-pipe', '-I.', '-fdiagnostics-color=never', '-fmax-errors=20']
 
 export const LANGUAGES: readonly Language[] = [
@@ -97,7 +132,13 @@ export const LANGUAGES: readonly Language[] = [
     extensions: ['.py'],
     tools: [{ id: 'python', candidates: ['/usr/bin/python3', '/usr/local/bin/python3', 'python3'] }],
     version: { tool: 'python', args: ['--version'], pattern: /Python (\S+)/ },
-    compile: { argv: ['{tool.python}', '-I', '-S', '-B', '-c', PY_CHECK, '{sources}'], sources: ['.py'], artefacts: [], checkOnly: true },
+    compile: {
+      argv: ['{tool.python}', '-I', '-S', '-B', '-c', PY_CHECK, '{sources}'],
+      sources: ['.py'],
+      artefacts: [],
+      checkOnly: true,
+      inline: { argv: ['{tool.python}', '-I', '-S', '-B', '-c', PY_CHECK_THEN_EXEC, '{sources}', '--', '{tool.python}', '-B', '{entry}', '{args}'] },
+    },
     run: { argv: ['{tool.python}', '-B', '{entry}', '{args}'] },
     entry: 'first',
     memoryOverheadMb: 0,
