@@ -173,8 +173,19 @@ class MeshExecutor implements Executor {
       id = await this.ids.acquire(signal)
       state.to('preparing')
       await id.workspace.prepare(id.uid, files)
-      const inline = lang.compile?.inline
-      if (lang.compile !== undefined && inline === undefined) {
+      // An inline check is skipped when these sources passed it before (the cache says so).
+      let inline = lang.compile?.inline
+      let checkKey: string | undefined
+      if (inline !== undefined) {
+        checkKey = this.cache.key({ language: lang.name, version: tc.version, command: expandCommand(lang, lang.compile!.argv, { tools: tc.tools, memoryMb: limits.compile.memoryMb, files }), files })
+        const hit = await this.cache.get(checkKey)
+        if (hit !== undefined) {
+          state.compile = { ...hit.result, wallMs: 0, cpuMs: 0, memoryKb: null, cached: true }
+          if (!compiled(state.compile)) return { status: 'compile_error', message: 'syntax check failed', compile: state.compile, run: null }
+          inline = undefined
+        }
+      }
+      if (lang.compile !== undefined && lang.compile.inline === undefined) {
         state.to('compiling')
         state.compile = await this.compile(lang, tc, files, limits, id, hooks, signal)
         if (!compiled(state.compile)) {
@@ -187,10 +198,18 @@ class MeshExecutor implements Executor {
       const argv = expandCommand(lang, inline?.argv ?? lang.run.argv, { tools: tc.tools, memoryMb: limits.run.memoryMb, files, args: job.args })
       hooks.onStage?.('run')
       const outcome = await this.stage('run', lang, argv, limits.run, job.stdin, id, hooks, signal)
-      if (inline !== undefined && outcome.code === CHECK_FAILED_EXIT) {
-        const diagnostics = await readCheckFile(join(id.workspace.tmp, CHECK_FILE))
-        if (diagnostics !== null) {
-          state.compile = { stdout: '', stderr: diagnostics, code: 1, signal: null, wallMs: outcome.wallMs, cpuMs: outcome.cpuMs, memoryKb: outcome.memoryKb, limit: null, truncated: false, cached: false }
+      if (inline !== undefined && checkKey !== undefined) {
+        const diagnostics = outcome.code === CHECK_FAILED_EXIT ? await readCheckFile(join(id.workspace.tmp, CHECK_FILE)) : null
+        const failed = diagnostics !== null
+        // A stage that ended on its own passed the check (or failed it, above); one killed
+        // (a limit, a signal) may have died in the check itself: then nothing is known.
+        if (failed || (outcome.signal === null && outcome.code !== null)) {
+          const check: StageResult = { stdout: '', stderr: diagnostics ?? '', code: failed ? 1 : 0, signal: null, wallMs: 0, cpuMs: null, memoryKb: null, limit: null, truncated: false }
+          await this.cache.put(checkKey, check, id.workspace.box, [])
+          state.compile = { ...check, cached: false }
+        }
+        if (failed) {
+          state.compile = { ...state.compile!, wallMs: outcome.wallMs, cpuMs: outcome.cpuMs, memoryKb: outcome.memoryKb }
           return { status: 'compile_error', message: 'syntax check failed', compile: state.compile, run: null }
         }
       }

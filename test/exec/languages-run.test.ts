@@ -149,3 +149,31 @@ describe('failures are named precisely', () => {
     expect(seen).toEqual(expect.arrayContaining(['run/stdout/out\n', 'run/stderr/err\n']))
   })
 })
+
+describe('Python checks syntax in the run stage\'s sandbox', () => {
+  test('a syntax error in any file is a compile_error and nothing runs; repeating it is answered from the cache', async () => {
+    const spec = files(['main.py', 'open("/tmp/ran", "w").write("x")\nimport helper\n'], ['helper.py', `def f(:\n    pass  # ${Math.random()}\n`])
+    const r = await ex.run(job('python', spec))
+    expect(r.status).toBe('compile_error')
+    expect(r.compile!.stderr).toMatch(/helper\.py.*\n[\s\S]*SyntaxError/)
+    expect(r.run).toBeNull()
+    const again = await ex.run(job('python', spec))
+    expect(again).toMatchObject({ status: 'compile_error', compile: { cached: true }, run: null })
+  })
+
+  test('sources that passed once are not checked again; the program sees a plain `python3 main.py`', async () => {
+    const spec = files(['main.py', `import sys\nprint(__name__, sys.argv, sys.flags.isolated)  # ${Math.random()}\n`])
+    const first = await ex.run(job('python', spec, { args: ['--', 'x'] }))
+    const second = await ex.run(job('python', spec, { args: ['--', 'x'] }))
+    expect(first.compile!.cached).toBe(false)
+    expect(second.compile!.cached).toBe(true)
+    for (const r of [first, second]) expect(r.run!.stdout).toBe("__main__ ['main.py', '--', 'x'] 0\n")
+  })
+
+  test('a program that exits with the check\'s code and plants a link to a host file gets its own exit code, not the file', async () => {
+    const r = await ex.run(job('python', `import os\nos.symlink("/etc/shadow", "/tmp/.meshrun-check")\nos._exit(97)  # ${Math.random()}\n`))
+    expect(r.status).toBe('runtime_error')
+    expect(r.run!.code).toBe(97)
+    expect(JSON.stringify(r)).not.toMatch(/root:/)
+  })
+})
