@@ -74,6 +74,10 @@ export class Discovery {
   private remember (id: string, addrs: Multiaddr[]): void {
     if (id === this.init.host.peerId.toString()) return
     const k = this.known.get(id)
+    // A peer with no address to dial (a client: it listens nowhere) is not
+    // one to call back: every CLI run that connected was redialled each
+    // second for ten minutes.
+    if (addrs.length === 0 && (k === undefined || k.addrs.length === 0)) return
     // `seen`: when we last were connected (or first heard of it).
     this.known.set(id, { addrs: addrs.length > 0 ? addrs : k?.addrs ?? [], seen: k?.seen ?? Date.now() })
   }
