@@ -17,7 +17,7 @@
  */
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { loadReportSchema, type LoadReport } from './schemas.ts'
+import { STATIC_REPORT_KEYS, wireReportSchema, type LoadReport, type WireReport } from './schemas.ts'
 import type { Logger } from './log.ts'
 
 export const MAX_REPORT_BYTES = 16 * 1024
@@ -25,6 +25,8 @@ export const MAX_REPORT_BYTES = 16 * 1024
 export const FORWARD_EVERY = 20
 /** A peer's reports are news (forwarded) for this long after it is first heard. */
 export const NEWS_MS = 3000
+/** One report in this many is full (with the static parts: languages, limits, addresses…); the others are light. */
+export const FULL_EVERY = 4
 
 /**
  * The report interval for a cluster of `size` nodes: `base` (500 ms) up to
@@ -66,6 +68,12 @@ export class LoadGossip {
   private stopped = false
   /** When each peer was first heard directly, and how many of its reports came since. */
   private readonly heard = new Map<string, { since: number, count: number }>()
+  /** Each peer's last full report: light ones are completed from it. */
+  private readonly fulls = new Map<string, LoadReport>()
+  /** The static parts last sent, reports since, and whether the next must be full anyway. */
+  private lastStatic = ''
+  private sinceFull = 0
+  private fullNext = true
   /** Reports published since start, and their bytes (for benchmarks and guards). */
   published = 0
   bytesOut = 0
@@ -97,11 +105,30 @@ export class LoadGossip {
     const every = this.init.intervalMs()
     this.timer = setTimeout(() => { this.publish() }, every)
     const report: LoadReport = { v: 1, cluster: this.init.cluster, seq: ++this.seq, every, ...this.init.makeReport() }
-    const data = encoder.encode(JSON.stringify(report))
+    // Light reports leave out what rarely changes; a full one goes out when
+    // it changed, every FULL_EVERY reports, and when a peer joins.
+    const stat = JSON.stringify(STATIC_REPORT_KEYS.map((k) => report[k]))
+    const full = this.fullNext || stat !== this.lastStatic || ++this.sinceFull >= FULL_EVERY
+    let wire: WireReport = report
+    if (full) {
+      this.lastStatic = stat
+      this.sinceFull = 0
+      this.fullNext = false
+    } else {
+      const light: Record<string, unknown> = { ...report }
+      for (const k of STATIC_REPORT_KEYS) delete light[k]
+      wire = light as WireReport
+    }
+    const data = encoder.encode(JSON.stringify(wire))
     this.published++
     this.bytesOut += data.byteLength
     this.largest = Math.max(this.largest, data.byteLength)
     this.init.pubsub.publish(this.topic, data).catch((err: unknown) => { this.init.log.debug(`gossip publish failed: ${String(err)}`) })
+  }
+
+  /** A peer joined: send it our full report with the next one. */
+  sendFullNext (): void {
+    this.fullNext = true
   }
 
   /** A peer disconnected: its next reports are news again. */
@@ -114,13 +141,25 @@ export class LoadGossip {
     if (msg.data.byteLength > MAX_REPORT_BYTES) return TopicValidatorResult.Reject
     let value: unknown
     try { value = JSON.parse(decoder.decode(msg.data)) } catch { return TopicValidatorResult.Reject }
-    const parsed = loadReportSchema.safeParse(value)
-    if (!parsed.success || parsed.data.cluster !== this.init.cluster) {
+    const parsed = wireReportSchema.safeParse(value)
+    if (!parsed.success || (parsed.data.cluster !== undefined && parsed.data.cluster !== this.init.cluster)) {
       this.init.log.debug(`ignored a malformed load report from ${source.toString()}`)
       return TopicValidatorResult.Reject
     }
-    const report = parsed.data
-    if (msg.type !== 'signed' || report.id !== msg.from.toString()) return TopicValidatorResult.Reject
+    const wire = parsed.data
+    if (msg.type !== 'signed' || wire.id !== msg.from.toString()) return TopicValidatorResult.Reject
+    let report: LoadReport
+    if (isFull(wire)) {
+      report = wire
+      this.fulls.set(wire.id, wire)
+    } else {
+      // A light report of a peer whose full report has not come yet: its next full one will.
+      const full = this.fulls.get(wire.id)
+      if (full === undefined) return TopicValidatorResult.Ignore
+      const merged: Record<string, unknown> = { ...wire }
+      for (const k of STATIC_REPORT_KEYS) merged[k] = full[k]
+      report = merged as LoadReport
+    }
     this.init.onReport(report)
     const now = Date.now()
     let h = this.heard.get(report.id)
@@ -131,4 +170,8 @@ export class LoadGossip {
     h.count++
     return now - h.since < NEWS_MS || h.count % FORWARD_EVERY === 0 ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
   }
+}
+
+function isFull (r: WireReport): r is LoadReport {
+  return STATIC_REPORT_KEYS.every((k) => k === 'spawnedBy' || k === 'master' || r[k] !== undefined)
 }

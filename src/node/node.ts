@@ -192,6 +192,7 @@ export class MeshNode {
 
     this.membership.on('up', (m) => {
       this.membershipChangedAt = Date.now()
+      this.gossip.sendFullNext()
       this.log.info(`peer up ${m.id}`)
       this.events.emit({ type: 'peer', id: m.id, up: true, at: Date.now() })
       this.election.peerUp(m.id, m.report.priority)

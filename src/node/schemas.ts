@@ -209,6 +209,12 @@ export const loadReportSchema = z.object({
 })
 export type LoadReport = z.infer<typeof loadReportSchema>
 
+/** The parts of a report that rarely change: sent in full reports only (see gossip.ts; the topic names the cluster, and a new master makes a full report at once). */
+export const STATIC_REPORT_KEYS = ['cluster', 'priority', 'master', 'maxJobs', 'maxCpu', 'maxMem', 'spawnedBy', 'languages', 'addrs', 'version'] as const
+/** A report as sent: a full one, or a light one without the static parts. */
+export const wireReportSchema = loadReportSchema.partial({ cluster: true, priority: true, master: true, maxJobs: true, maxCpu: true, maxMem: true, spawnedBy: true, languages: true, addrs: true, version: true })
+export type WireReport = z.infer<typeof wireReportSchema>
+
 /**
  * Node → node on /meshrun/link: one long-lived stream per pair of nodes (the
  * one that opened it is the entry) carries every job between them. Each
