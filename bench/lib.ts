@@ -96,6 +96,9 @@ export async function stopNodes (nodes: BenchNode[]): Promise<void> {
   }))
 }
 
+// Whatever ends this process (a crash included), no node it started outlives it.
+process.on('exit', () => { for (const p of procs) { p.kill('SIGCONT'); p.kill('SIGKILL') } })
+
 export async function cleanup (): Promise<void> {
   for (const w of watchers.values()) await w.close().catch(() => {})
   watchers.clear()

@@ -19,6 +19,8 @@ export const NODE = Number(process.versions.node.split('.')[0]) >= 22 ? process.
 
 const live = new Set<ChildProcess>()
 const dirs = new Set<string>()
+// Whatever ends the test process (a crash included), no node it started outlives it.
+process.on('exit', () => { for (const p of live) { p.kill('SIGCONT'); p.kill('SIGKILL') } })
 
 export interface NodeProc {
   proc: ChildProcess
