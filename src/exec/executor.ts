@@ -213,7 +213,7 @@ class MeshExecutor implements Executor {
           return { status: 'compile_error', message: 'syntax check failed', compile: state.compile, run: null }
         }
       }
-      state.run = toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.run) }))
+      state.run = toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.run), ...this.memoryFact(lang, limits.run) }))
       const status = runStatus(state.run)
       return status === 'ok'
         ? { status, compile: state.compile, run: state.run }
@@ -246,7 +246,7 @@ class MeshExecutor implements Executor {
     }
     hooks.onStage?.('compile')
     const outcome = await this.stage('compile', lang, argv, limits.compile, null, id, hooks, signal)
-    const result: StageResult = { ...toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.compile) })), cached: false }
+    const result: StageResult = { ...toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.compile), ...this.memoryFact(lang, limits.compile) })), cached: false }
     if (cacheable(result)) await this.cache.put(key, result, id.workspace.box, spec.artefacts)
     return result
   }
@@ -273,6 +273,11 @@ class MeshExecutor implements Executor {
     if (outcome.killedFor === 'abort') throw new JobCancelledError()
     if (outcome.setupFailed !== null) throw new SandboxSetupError(`sandbox failure in the ${stage} stage: ${outcome.setupFailed}`)
     return outcome
+  }
+
+  /** The stage's memory limit for limitOf, where a memory cgroup enforces (and measures) it. */
+  private memoryFact (lang: Language, l: StageLimits): { memoryLimitKb?: number } {
+    return this.ids.cgroups.memory === null ? {} : { memoryLimitKb: (l.memoryMb + lang.memoryOverheadMb) * 1024 }
   }
 
   private sandboxLimits (lang: Language, l: StageLimits): SandboxLimits {

@@ -9,10 +9,16 @@ import type { JobStatus, LimitKind, StageLimits, StageResult } from './types.ts'
 export interface StageFacts {
   /** The stage filled its disk quota (then ENOSPC or EFBIG is the likely cause of its end). */
   diskFull: boolean
+  /** The stage's memory limit in KiB, where a cgroup enforces it (its peak is then measured). */
+  memoryLimitKb?: number
 }
 
 /** Which limit ended the stage, if any. Exit 0 without our kill is never a limit. */
 export function limitOf (o: SandboxOutcome, lang: Language, facts: StageFacts): LimitKind | null {
+  // Pinned at its memory limit when the clock ran out: the kernel kept
+  // reclaiming instead of killing it (a compiler on a loaded machine), and
+  // memory, not time, is what the job ran into.
+  if ((o.killedFor === 'cpu' || o.killedFor === 'wall') && facts.memoryLimitKb !== undefined && o.memoryKb !== null && o.memoryKb >= facts.memoryLimitKb * 0.98) return 'memory'
   if (o.killedFor === 'cpu' || o.killedFor === 'wall' || o.killedFor === 'output') return o.killedFor
   if (o.truncated) return 'output'
   if (o.code === 0 && o.signal === null) return null

@@ -15,7 +15,7 @@
  * Reports are signed by their sender (gossipsub's default) and taken only
  * when the signer is the node the report describes, whoever relayed it.
  */
-import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
+import { TopicValidatorResult, type GossipSub, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { STATIC_REPORT_KEYS, wireReportSchema, type LoadReport, type WireReport } from './schemas.ts'
 import type { Logger } from './log.ts'
@@ -68,8 +68,8 @@ export class LoadGossip {
   private stopped = false
   /** When each peer was first heard directly, and how many of its reports came since. */
   private readonly heard = new Map<string, { since: number, count: number }>()
-  /** Each peer's last full report: light ones are completed from it. */
-  private readonly fulls = new Map<string, LoadReport>()
+  /** Each peer's last full report (light ones are completed from it), and when it last reported. */
+  private readonly fulls = new Map<string, { report: LoadReport, at: number }>()
   /** The static parts last sent, reports since, and whether the next must be full anyway. */
   private lastStatic = ''
   private sinceFull = 0
@@ -79,6 +79,8 @@ export class LoadGossip {
   bytesOut = 0
   /** The largest report published so far, in bytes. */
   largest = 0
+  /** Full reports among them. */
+  fullPublished = 0
 
   constructor (init: LoadGossipInit) {
     this.init = init
@@ -87,6 +89,7 @@ export class LoadGossip {
 
   start (): void {
     this.init.pubsub.topicValidators.set(this.topic, (source, msg) => this.validate(source, msg))
+    this.init.pubsub.addEventListener('subscription-change', this.onSubscription)
     this.init.pubsub.subscribe(this.topic)
     this.publish()
   }
@@ -94,6 +97,7 @@ export class LoadGossip {
   stop (): void {
     this.stopped = true
     clearTimeout(this.timer)
+    this.init.pubsub.removeEventListener('subscription-change', this.onSubscription)
     this.init.pubsub.topicValidators.delete(this.topic)
     try { this.init.pubsub.unsubscribe(this.topic) } catch {}
   }
@@ -111,6 +115,7 @@ export class LoadGossip {
     const full = this.fullNext || stat !== this.lastStatic || ++this.sinceFull >= FULL_EVERY
     let wire: WireReport = report
     if (full) {
+      this.fullPublished++
       this.lastStatic = stat
       this.sinceFull = 0
       this.fullNext = false
@@ -126,6 +131,16 @@ export class LoadGossip {
     this.init.pubsub.publish(this.topic, data).catch((err: unknown) => { this.init.log.debug(`gossip publish failed: ${String(err)}`) })
   }
 
+  /**
+   * A peer subscribed to the topic (it just connected): it knows nothing of
+   * us yet, and light reports are useless to it, so a full one goes out now.
+   */
+  private readonly onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (!evt.detail.subscriptions.some((s) => s.subscribe && s.topic === this.topic)) return
+    this.fullNext = true
+    this.publish()
+  }
+
   /** A peer joined: send it our full report with the next one. */
   sendFullNext (): void {
     this.fullNext = true
@@ -134,6 +149,12 @@ export class LoadGossip {
   /** A peer disconnected: its next reports are news again. */
   forget (id: string): void {
     this.heard.delete(id)
+  }
+
+  private prune (now: number): void {
+    for (const [id, f] of this.fulls) {
+      if (now - f.at > FORGET_FULL_MS) { this.fulls.delete(id); this.heard.delete(id) }
+    }
   }
 
   private validate (source: PeerId, msg: Message): TopicValidatorResult {
@@ -149,19 +170,23 @@ export class LoadGossip {
     const wire = parsed.data
     if (msg.type !== 'signed' || wire.id !== msg.from.toString()) return TopicValidatorResult.Reject
     let report: LoadReport
+    const now = Date.now()
     if (isFull(wire)) {
       report = wire
-      this.fulls.set(wire.id, wire)
+      const known = this.fulls.get(wire.id)
+      if (known === undefined) this.prune(now)
+      // A full report relayed late must not undo a newer one.
+      if (known === undefined || wire.seq > known.report.seq) this.fulls.set(wire.id, { report: wire, at: now })
     } else {
       // A light report of a peer whose full report has not come yet: its next full one will.
       const full = this.fulls.get(wire.id)
       if (full === undefined) return TopicValidatorResult.Ignore
+      full.at = now
       const merged: Record<string, unknown> = { ...wire }
-      for (const k of STATIC_REPORT_KEYS) merged[k] = full[k]
+      for (const k of STATIC_REPORT_KEYS) merged[k] = full.report[k]
       report = merged as LoadReport
     }
     this.init.onReport(report)
-    const now = Date.now()
     let h = this.heard.get(report.id)
     if (h === undefined) {
       h = { since: now, count: 0 }
@@ -171,6 +196,9 @@ export class LoadGossip {
     return now - h.since < NEWS_MS || h.count % FORWARD_EVERY === 0 ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
   }
 }
+
+/** Peers silent this long are forgotten (autoscaled workers come and go with new ids). */
+const FORGET_FULL_MS = 10 * 60_000
 
 function isFull (r: WireReport): r is LoadReport {
   return STATIC_REPORT_KEYS.every((k) => k === 'spawnedBy' || k === 'master' || r[k] !== undefined)

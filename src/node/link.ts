@@ -77,7 +77,8 @@ export class LinkSession {
       for (;;) {
         const ev = await this.ch.read()
         if (ev === null) break
-        this.waiting.get(ev.r)?.onEvent(ev)
+        // One job's handler failing must not take the others' link down.
+        try { this.waiting.get(ev.r)?.onEvent(ev) } catch {}
       }
       this.fail(new Error('the peer closed the link'))
     } catch (err) {

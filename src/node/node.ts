@@ -495,7 +495,7 @@ export class MeshNode {
       sandbox: this.executor.sandbox,
       uptimeMs: now - this.startedAt,
       streams: { ...this.inboundStreams, [PROTOCOL_ELECTION]: this.election.messagesIn },
-      gossip: { published: this.gossip.published, bytes: this.gossip.bytesOut, largest: this.gossip.largest },
+      gossip: { published: this.gossip.published, bytes: this.gossip.bytesOut, largest: this.gossip.largest, full: this.gossip.fullPublished },
     }
   }
 }

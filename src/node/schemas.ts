@@ -126,7 +126,7 @@ export const nodeStatusSchema = z.object({
   /** Streams opened to this node since it started, by protocol. */
   streams: z.record(z.string(), count).optional(),
   /** Load reports this node published: how many, their bytes, the largest. */
-  gossip: z.object({ published: count, bytes: count, largest: count }).optional(),
+  gossip: z.object({ published: count, bytes: count, largest: count, full: count.optional() }).optional(),
 })
 export type NodeStatus = z.infer<typeof nodeStatusSchema>
 
