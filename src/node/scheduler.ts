@@ -49,6 +49,9 @@ export class Scheduler {
   private readonly granted = new Map<string, string>()
   /** Jobs released lately: a worker's report may still list them for a moment. */
   private readonly released = new Map<string, number>()
+  /** When each node was last granted a job (a counter): equal candidates take turns. */
+  private readonly lastGrant = new Map<string, number>()
+  private grants_ = 0
   private readonly views: () => Iterable<NodeView>
   private readonly now: () => number
 
@@ -160,13 +163,14 @@ export class Scheduler {
       const capable = views.filter((v) => v.languages.includes(item.req.language))
       const avoid = item.req.avoid ?? []
       const preferred = capable.filter((v) => !avoid.includes(v.id))
-      const best = pickBest(preferred.length > 0 ? preferred : capable, taken)
+      const best = pickBest(preferred.length > 0 ? preferred : capable, taken, this.lastGrant)
       if (best === undefined) {
         i++
         continue
       }
       this.queue.splice(i, 1)
       this.granted.set(item.req.id, best.id)
+      this.lastGrant.set(best.id, ++this.grants_)
       taken.set(best.id, (taken.get(best.id) ?? 0) + 1)
       item.req.onGrant(best.id)
       // Requests for the same job go to the same run.
@@ -196,10 +200,11 @@ export class Scheduler {
 export const RELEASE_MEMORY_MS = 3000
 export const POSITION_EVERY_MS = 1000
 
-/** Admission, then the least loaded node (fewest busy slots, then CPU). */
-function pickBest (capable: NodeView[], taken: Map<string, number>): NodeView | undefined {
+/** Admission, then the least loaded node (fewest busy slots, then CPU, then the longest since its last grant). */
+function pickBest (capable: NodeView[], taken: Map<string, number>, lastGrant: ReadonlyMap<string, number>): NodeView | undefined {
   let best: NodeView | undefined
   let bestScore = Infinity
+  let bestLast = Infinity
   for (const v of capable) {
     if (!v.accepting) continue
     const busy = taken.get(v.id) ?? 0
@@ -208,7 +213,11 @@ function pickBest (capable: NodeView[], taken: Map<string, number>): NodeView | 
     // of ours: load from outside meshrun must not lock a node out for good.
     if (busy > 0 && (v.cpu >= v.maxCpu || v.mem >= v.maxMem)) continue
     const score = busy / v.maxJobs + v.cpu / 1000
-    if (score < bestScore) { best = v; bestScore = score }
+    // Within half a CPU point (nodes on one machine all report its CPU), the
+    // node that waited longest since its last grant: an idle cluster spreads
+    // its jobs instead of sending them all to one node.
+    const last = lastGrant.get(v.id) ?? 0
+    if (score < bestScore - 0.0005 || (score <= bestScore + 0.0005 && last < bestLast)) { best = v; bestScore = Math.min(score, bestScore); bestLast = last }
   }
   return best
 }
