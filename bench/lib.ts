@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { MeshClient } from '../src/client/client.ts'
+import { readStartup } from '../src/client/startup.ts'
 import type { Status } from '../src/node/schemas.ts'
 
 export const ROOT = join(import.meta.dirname, '..')
@@ -29,14 +29,7 @@ export async function startNode (args: string[] = []): Promise<BenchNode> {
   })
   procs.add(proc)
   proc.on('exit', () => procs.delete(proc))
-  let id = ''
-  let addr = ''
-  for await (const line of createInterface({ input: proc.stdout! })) {
-    if (line.startsWith('peer ')) id = line.slice(5)
-    if (line.startsWith('listening ') && addr === '') addr = line.slice(10).replace(/\/p2p\/.*/, '')
-    if (line === 'ready') break
-  }
-  if (id === '') throw new Error('a node did not start')
+  const { id, addr } = await readStartup(proc.stdout!)
   return { id, addr, proc, dataDir }
 }
 

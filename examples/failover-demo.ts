@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { MeshClient } from '../src/client/client.ts'
+import { readStartup } from '../src/client/startup.ts'
 import type { JobResult, Status } from '../src/node/schemas.ts'
 
 const JOBS = 60
@@ -22,14 +22,7 @@ async function start (name: string, peer?: string): Promise<{ id: string, addr: 
   if (peer !== undefined) args.push('--peer', peer)
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MESHRUN_LOG: 'error' } })
   procs.push(proc)
-  let id = ''
-  let addr = ''
-  for await (const line of createInterface({ input: proc.stdout! })) {
-    if (line.startsWith('peer ')) id = line.slice(5)
-    if (line.startsWith('listening ') && addr === '') addr = line.slice(10).replace(/\/p2p\/.*/, '')
-    if (line === 'ready') break
-  }
-  return { id, addr, proc }
+  return { ...await readStartup(proc.stdout!), proc }
 }
 
 const watchers = new Map<string, MeshClient>()

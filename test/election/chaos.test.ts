@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest'
 import { expectStable, ids, settle } from './cluster.ts'
-import { prng } from './queue.ts'
+import { prng } from '../helpers/prng.ts'
 import { Sim } from './sim.ts'
 
 /**

@@ -23,7 +23,8 @@ import {
   type TimerName,
 } from '../../src/election/index.ts'
 import { Links } from './links.ts'
-import { prng, TimeQueue } from './queue.ts'
+import { TimeQueue } from './queue.ts'
+import { prng } from '../helpers/prng.ts'
 
 export interface SimOptions {
   seed?: number

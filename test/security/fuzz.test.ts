@@ -16,6 +16,7 @@
  * The random source is seeded: MESHRUN_FUZZ_SEED=N replays a run.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import { prng } from '../helpers/prng.ts'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -52,17 +53,6 @@ const RSS_BOUND_OVER_BASELINE = INBOUND_BUDGET_BYTES + SMALL_BUDGET_BYTES + 320 
 const RETAINED_BOUND_OVER_BASELINE = 32 * MiB
 const STALLED_LARGE_FRAMES = 64
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 const rand = prng(SEED)
 const int = (n: number): number => Math.floor(rand() * n)
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!
