@@ -143,14 +143,12 @@ export class MeshNode {
       log: this.log,
     })
     this.services = new Services({
-      self,
       scheduler: this.scheduler,
       worker: this.worker,
       accepting: () => this.accepting,
       isMaster: () => this.election.isMaster,
       master: () => this.election.master,
       term: () => this.election.term,
-      log: this.log,
     })
     this.links = new Links(host)
     const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term), this.links, {

@@ -10,13 +10,11 @@ import type { PlaceRequest as QueuedRequest, Scheduler } from './scheduler.ts'
 import { BusyError, type Worker } from './worker.ts'
 import { Channel } from './wire.ts'
 import { linkRequestSchema, type LinkEvent, type LinkRequest } from './schemas.ts'
-import type { Logger } from './log.ts'
 
 /** Requests one link may have waiting for a grant or holding a slot: more is a broken or hostile peer. */
 const MAX_PLACEMENTS_PER_LINK = 20_000
 
 export interface ServicesInit {
-  self: string
   scheduler: Scheduler
   worker: Worker
   /** False while the node drains: new runs are refused, attaching is fine. */
@@ -24,7 +22,6 @@ export interface ServicesInit {
   isMaster: () => boolean
   master: () => string | null
   term: () => number
-  log: Logger
 }
 
 interface Placement {
