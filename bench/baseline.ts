@@ -31,7 +31,7 @@ export async function prepareBaselines (dir: string): Promise<{ python: Baseline
   const config: SandboxConfig = {
     bwrap: '/usr/bin/bwrap',
     setpriv: root ? '/usr/bin/setpriv' : null,
-    cgroups: { memory: null, pids: null, cpuacct: null, memsw: false },
+    cgroups: { memory: null, pids: null, cpuacct: null, cpu: null, memsw: false },
     tmpfsWorkspaces: false,
     roBinds: binds,
   }

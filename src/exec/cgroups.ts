@@ -1,9 +1,20 @@
 /**
  * cgroup v1 for one sandbox uid: memory (limit, peak, OOM kills), pids
- * (process/thread limit, whether it was hit, what is left) and cpuacct (CPU
+ * (process/thread limit, whether it was hit, what is left), cpuacct (CPU
  * of every process of the job together, so 32 children cannot each stay
- * under RLIMIT_CPU). Groups live at `<controller mount>/meshrun/<uid>`; the
- * uid is claimed exclusively (uids.ts), so the group is ours.
+ * under RLIMIT_CPU) and cpu (scheduling weight). Groups live at
+ * `<controller mount>/meshrun/<uid>`; the uid is claimed exclusively
+ * (uids.ts), so the group is ours.
+ *
+ * CPU weight: every sandbox starts its own session, and with the kernel's
+ * autogroup each session weighs as much as the node itself, so 50 busy jobs
+ * left a node 1/51 of a core: reports late, elections lost to timeouts, a
+ * dead master noticed hundreds of ms late. In the cpu controller all jobs
+ * share one group, `meshrun`, that weighs JOBS_CPU_SHARES against a node's
+ * 1024: the node gets the CPU when it needs it (it needs little), the jobs
+ * get the rest (the scheduler is work-conserving: nothing is left idle), and
+ * each job, in its own subgroup, gets an equal part however many processes
+ * it starts.
  *
  * The identity's zygote (zygote.ts) is moved into the groups once; every
  * stage it starts is born there.
@@ -15,22 +26,27 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
-export type Controller = 'memory' | 'pids' | 'cpuacct'
+export type Controller = 'memory' | 'pids' | 'cpuacct' | 'cpu'
+const CONTROLLERS: readonly Controller[] = ['memory', 'pids', 'cpuacct', 'cpu']
 
 /** Where each usable v1 controller is mounted (null: not available or not writable). */
 export interface CgroupSupport {
   memory: string | null
   pids: string | null
   cpuacct: string | null
+  /** Scheduling weight (cpu.shares): the jobs together below the node. */
+  cpu: string | null
   /** memory.memsw.* exists (swap accounting): set it equal to the memory limit. */
   memsw: boolean
 }
 
 const GROUP = 'meshrun'
+/** The cpu.shares of all jobs together (a node's own group weighs 1024). */
+export const JOBS_CPU_SHARES = 256
 
 /** Finds v1 controllers in /proc/self/mountinfo and checks that we can make groups there. */
 export async function probeCgroups (): Promise<CgroupSupport> {
-  const support: CgroupSupport = { memory: null, pids: null, cpuacct: null, memsw: false }
+  const support: CgroupSupport = { memory: null, pids: null, cpuacct: null, cpu: null, memsw: false }
   if (process.getuid?.() !== 0) return support
   let info: string
   try { info = await readFile('/proc/self/mountinfo', 'utf8') } catch { return support }
@@ -42,10 +58,11 @@ export async function probeCgroups (): Promise<CgroupSupport> {
     const mount = pre.split(' ')[4]
     if (mount === undefined) continue
     const opts = superOpts.split(',')
-    for (const c of ['memory', 'pids', 'cpuacct'] as const) {
+    for (const c of CONTROLLERS) {
       if (!opts.includes(c) || support[c] !== null) continue
       try {
         mkdirSync(join(mount, GROUP), { recursive: true })
+        if (c === 'cpu') writeFileSync(join(mount, GROUP, 'cpu.shares'), String(JOBS_CPU_SHARES))
         support[c] = mount
       } catch { /* read-only or not permitted */ }
     }
@@ -85,7 +102,7 @@ export class JobCgroup {
   constructor (support: CgroupSupport, uid: number) {
     this.uid = uid
     this.memsw = support.memsw
-    for (const c of ['memory', 'pids', 'cpuacct'] as const) {
+    for (const c of CONTROLLERS) {
       const mount = support[c]
       if (mount !== null) this.dirs[c] = join(mount, GROUP, String(uid))
     }
@@ -106,9 +123,9 @@ export class JobCgroup {
     if (this.dirs.pids !== undefined) this.pidsMax = readKey(join(this.dirs.pids, 'pids.events'), 'max')
   }
 
-  /** The groups' `cgroup.procs` files. */
+  /** The groups' `cgroup.procs` files (once each: cpu and cpuacct are often mounted together). */
   procsFiles (): string[] {
-    return Object.values(this.dirs).map((d) => join(d, 'cgroup.procs'))
+    return [...new Set(Object.values(this.dirs))].map((d) => join(d, 'cgroup.procs'))
   }
 
   /** Moves a process (with its threads) into every group. */
@@ -173,7 +190,7 @@ export class JobCgroup {
   /** SIGKILLs every process in the groups but those in `except`; returns how many there were. */
   killAll (except: Iterable<number> = []): number {
     const pids = new Set<number>()
-    for (const d of Object.values(this.dirs)) {
+    for (const d of new Set(Object.values(this.dirs))) {
       try {
         for (const l of readFileSync(join(d, 'cgroup.procs'), 'latin1').split('\n')) if (l !== '') pids.add(Number(l))
       } catch { /* group gone */ }
@@ -187,7 +204,7 @@ export class JobCgroup {
 
   /** Removes the groups (only possible once they are empty). */
   destroy (): void {
-    for (const d of Object.values(this.dirs)) {
+    for (const d of new Set(Object.values(this.dirs))) {
       try { rmdirSync(d) } catch { /* busy or gone: a later node adopts it */ }
     }
   }

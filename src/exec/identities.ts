@@ -80,7 +80,7 @@ export class Identities {
         await ws.clean()
         all.push({ uid: -1, cgroup: null, workspace: ws, zygote: new Zygote(ws.root, null, setup.setpriv) })
       }
-      return new Identities(all, { memory: null, pids: null, cpuacct: null, memsw: false }, false, warnings, null, [], setup.setpriv)
+      return new Identities(all, { memory: null, pids: null, cpuacct: null, cpu: null, memsw: false }, false, warnings, null, [], setup.setpriv)
     }
     const wsRoot = setup.workspaceRoot ?? DEFAULT_WORKSPACE_ROOT
     await mkdir(wsRoot, { recursive: true, mode: 0o755 })
@@ -90,7 +90,7 @@ export class Identities {
       const dirs = lease.uids.map((u) => join(wsRoot, String(u)))
       const mountError = await mountTmpfs(dirs, setup.workspaceBytes, 16384)
       if (mountError !== null) warnings.push(`cannot mount tmpfs job dirs (${mountError}): disk use is limited per file only`)
-      const hasCg = cgroups.memory !== null || cgroups.pids !== null || cgroups.cpuacct !== null
+      const hasCg = cgroups.memory !== null || cgroups.pids !== null || cgroups.cpuacct !== null || cgroups.cpu !== null
       const all: Identity[] = []
       try {
         for (const [i, uid] of lease.uids.entries()) {

@@ -103,6 +103,8 @@ export function describeSandbox (c: SandboxConfig): SandboxInfo {
   if (c.cgroups.pids !== null) enforced.push('cgroup pids')
   if (c.cgroups.cpuacct !== null) enforced.push('cgroup cpuacct (CPU of all processes together)')
   else warnings.push('no cpuacct cgroup: CPU time is limited per process (rlimit cpu) and by the wall clock only')
+  if (c.cgroups.cpu !== null) enforced.push('cgroup cpu (jobs together weigh below the node)')
+  else warnings.push('no cpu cgroup: each busy job weighs as much as the node, which a heavy load can slow down')
   if (c.tmpfsWorkspaces) enforced.push('size-limited tmpfs job dir and /tmp')
   else warnings.push('job dirs are plain directories: disk use is limited per file (rlimit fsize), not in total')
   enforced.push('wall-clock kill', 'output cap')

@@ -4,9 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { execFile, spawn } from 'node:child_process'
-import { chmod, writeFile } from 'node:fs/promises'
+import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SandboxUnavailableError, UnknownLanguageError, createExecutor } from '../../src/exec/index.ts'
+import { JOBS_CPU_SHARES, probeCgroups } from '../../src/exec/cgroups.ts'
 import type { Executor } from '../../src/exec/types.ts'
 import { cleanup, files, job, newExecutor, processesWith, tempDir } from './helpers.ts'
 
@@ -183,5 +184,32 @@ describe('stop', () => {
   test('the sandbox describes what it enforces', () => {
     expect(ex.sandbox.kind).toBe('bubblewrap')
     expect(ex.sandbox.enforced).toEqual(expect.arrayContaining(['uid per job slot', 'cgroup memory', 'rlimit nproc']))
+  })
+})
+
+describe('CPU weight', () => {
+  test('every process of a job is in its own cpu subgroup of the jobs\' group, which weighs less than a node', async () => {
+    const cpu = (await probeCgroups()).cpu
+    if (cpu === null) {
+      console.log('skipped: no writable cgroup v1 cpu controller on this machine')
+      return
+    }
+    expect(Number((await readFile(join(cpu, 'meshrun', 'cpu.shares'), 'utf8')).trim())).toBe(JOBS_CPU_SHARES)
+    expect(JOBS_CPU_SHARES).toBeLessThan(1024)
+    const marker = `cpu-weight-${process.pid}`
+    const ac = new AbortController()
+    const running = ex.run(job('python', 'import time\ntime.sleep(30)', { args: [marker] }), { signal: ac.signal })
+    let pids: number[] = []
+    for (let i = 0; i < 100 && pids.length === 0; i++) {
+      await new Promise((res) => setTimeout(res, 50))
+      pids = await processesWith(marker)
+    }
+    expect(pids.length).toBeGreaterThan(0)
+    for (const pid of pids) {
+      const line = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').find((l) => /^\d+:[^:]*\bcpu\b/.test(l))
+      expect(line).toMatch(/:\/meshrun\/\d+$/)
+    }
+    ac.abort()
+    expect((await running).status).toBe('error')
   })
 })

@@ -8,7 +8,7 @@ const limits = { cpuMs: 1500, wallMs: 2000, outputBytes: MiB, processes: 66, ope
 const config: SandboxConfig = {
   bwrap: '/usr/bin/bwrap',
   setpriv: '/usr/bin/setpriv',
-  cgroups: { memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids', cpuacct: '/sys/fs/cgroup/cpuacct', memsw: true },
+  cgroups: { memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids', cpuacct: '/sys/fs/cgroup/cpuacct', cpu: '/sys/fs/cgroup/cpu', memsw: true },
   tmpfsWorkspaces: true,
   roBinds: ['/etc/java-17-openjdk'],
   seccomp: '/var/lib/meshrun/seccomp.bpf',
@@ -38,7 +38,7 @@ describe('stageScript', () => {
   test('sets the rlimits, CPU with a second of slack when cgroups count CPU', () => {
     expect(script).toContain('ulimit -St 3 && ulimit -Ht 4 && ulimit -p 66 && ulimit -n 256 && ulimit -f 131072 && ulimit -c 0')
     expect(script).not.toContain('ulimit -v')
-    const fallback = stageScript({ ...config, cgroups: { memory: null, pids: null, cpuacct: null, memsw: false } }, {
+    const fallback = stageScript({ ...config, cgroups: { memory: null, pids: null, cpuacct: null, cpu: null, memsw: false } }, {
       uid: 64001, box: '/ws/box', tmp: '/ws/tmp', stdinFile: null, limits: { ...limits, addressSpaceBytes: 320 * MiB }, argv: ['x'],
     })
     expect(fallback).toContain('ulimit -St 2 && ulimit -Ht 3')
