@@ -210,9 +210,21 @@ export const loadReportSchema = z.object({
 export type LoadReport = z.infer<typeof loadReportSchema>
 
 /** The parts of a report that rarely change: sent in full reports only (see gossip.ts; the topic names the cluster, and a new master makes a full report at once). */
-export const STATIC_REPORT_KEYS = ['cluster', 'priority', 'master', 'maxJobs', 'maxCpu', 'maxMem', 'spawnedBy', 'languages', 'addrs', 'version'] as const
-/** A report as sent: a full one, or a light one without the static parts. */
-export const wireReportSchema = loadReportSchema.partial({ cluster: true, priority: true, master: true, maxJobs: true, maxCpu: true, maxMem: true, spawnedBy: true, languages: true, addrs: true, version: true })
+export const STATIC_REPORT_KEYS = ['v', 'cluster', 'priority', 'master', 'maxJobs', 'maxCpu', 'maxMem', 'spawnedBy', 'languages', 'addrs', 'version', 'every'] as const
+/** What an idle node's report says: a report leaves out the fields that have these values. */
+export const IDLE_REPORT = Object.freeze({ isMaster: false, running: 0, queue: 0, jobs: Object.freeze([]) as readonly string[], accepting: true })
+/**
+ * A report as sent: a full one, or a light one without the static parts,
+ * and either without the fields whose values are those of IDLE_REPORT.
+ * Neither carries `id`: the message's signature names its author (gossip.ts).
+ */
+export const wireReportSchema = loadReportSchema.omit({ id: true }).partial({ v: true, cluster: true, priority: true, master: true, maxJobs: true, maxCpu: true, maxMem: true, spawnedBy: true, languages: true, addrs: true, version: true, every: true }).extend({
+  isMaster: loadReportSchema.shape.isMaster.default(IDLE_REPORT.isMaster),
+  running: loadReportSchema.shape.running.default(IDLE_REPORT.running),
+  queue: loadReportSchema.shape.queue.default(IDLE_REPORT.queue),
+  jobs: loadReportSchema.shape.jobs.default(() => []),
+  accepting: loadReportSchema.shape.accepting.default(IDLE_REPORT.accepting),
+})
 export type WireReport = z.infer<typeof wireReportSchema>
 
 /**
