@@ -10,17 +10,13 @@
  * autogroup each session weighs as much as the node itself, so 50 busy jobs
  * left a node 1/51 of a core: reports late, elections lost to timeouts, a
  * dead master noticed hundreds of ms late. In the cpu controller all jobs
- * share one group, `meshrun`, that weighs JOBS_CPU_SHARES against a node's
- * 1024: the node gets the CPU when it needs it (it needs little), the jobs
- * get the rest (the scheduler is work-conserving: nothing is left idle), and
- * each job, in its own subgroup, gets an equal part however many processes
- * it starts.
- *
- * The identity's zygote (zygote.ts) is moved into the groups once; every
- * stage it starts is born there.
- *
- * The control files are tiny kernel files: they are read and written
- * synchronously (microseconds each, no disk).
+ * share one group, `meshrun`, that weighs JOBS_CPU_SHARES, as much as one
+ * ordinary program: however many jobs run, the node (which needs little)
+ * gets its CPU when it needs it, and a lone job competes with the machine's
+ * other programs as before (a lower weight starved jobs into their wall-clock
+ * limits whenever anything else was busy). The scheduler is work-conserving:
+ * nothing is left idle. Each job, in its own subgroup, gets an equal part of
+ * the group however many processes it starts.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -41,8 +37,8 @@ export interface CgroupSupport {
 }
 
 const GROUP = 'meshrun'
-/** The cpu.shares of all jobs together (a node's own group weighs 1024). */
-export const JOBS_CPU_SHARES = 256
+/** The cpu.shares of all jobs together: one ordinary program's weight (a node's own weighs the same). */
+export const JOBS_CPU_SHARES = 1024
 
 /** Finds v1 controllers in /proc/self/mountinfo and checks that we can make groups there. */
 export async function probeCgroups (): Promise<CgroupSupport> {

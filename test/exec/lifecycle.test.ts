@@ -188,14 +188,13 @@ describe('stop', () => {
 })
 
 describe('CPU weight', () => {
-  test('every process of a job is in its own cpu subgroup of the jobs\' group, which weighs less than a node', async () => {
+  test('every process of a job is in its own cpu subgroup of the jobs\' group, which weighs as one program', async () => {
     const cpu = (await probeCgroups()).cpu
     if (cpu === null) {
       console.log('skipped: no writable cgroup v1 cpu controller on this machine')
       return
     }
     expect(Number((await readFile(join(cpu, 'meshrun', 'cpu.shares'), 'utf8')).trim())).toBe(JOBS_CPU_SHARES)
-    expect(JOBS_CPU_SHARES).toBeLessThan(1024)
     const marker = `cpu-weight-${process.pid}`
     const ac = new AbortController()
     const running = ex.run(job('python', 'import time\ntime.sleep(30)', { args: [marker] }), { signal: ac.signal })
