@@ -3,6 +3,9 @@
  * for status. A client is a small libp2p host of its own (TCP, Noise, Yamux)
  * that never listens.
  *
+ * All the jobs a client sends to a node share one stream (/meshrun/session),
+ * opened with the first.
+ *
  * Failover: every node tells the client which other nodes are alive. When
  * the node a job was submitted to dies (or the stream breaks), the client
  * submits the same job id to another node, which attaches to the job where
@@ -20,8 +23,9 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import type { JobSpec } from '../exec/types.ts'
 import { createHost, type Host } from '../node/host.ts'
 import { Channel } from '../node/wire.ts'
-import { MAX_STREAMS, PROTOCOL_JOB, PROTOCOL_STATUS } from '../node/protocols.ts'
-import { jobEventSchema, statusSchema, type ClientRequest, type JobEvent, type JobResult, type Status } from '../node/schemas.ts'
+import { MAX_STREAMS, PROTOCOL_SESSION, PROTOCOL_STATUS } from '../node/protocols.ts'
+import { Session } from '../node/link.ts'
+import { sessionEventSchema, statusSchema, type ClientRequest, type JobEvent, type JobResult, type SessionEvent, type SessionRequest, type Status } from '../node/schemas.ts'
 import { parseNodeAddr } from './addr.ts'
 
 export interface ClientInit {
@@ -50,7 +54,9 @@ export class JobError extends Error {
   override name = 'JobError'
 }
 
-interface Target { addr: Multiaddr, peer?: PeerId, connecting?: Promise<PeerId> }
+type ClientSession = Session<SessionEvent, SessionRequest>
+
+interface Target { addr: Multiaddr, peer?: PeerId, connecting?: Promise<PeerId>, session?: Promise<ClientSession> }
 
 export class MeshClient {
   readonly host: Host
@@ -162,6 +168,9 @@ export class MeshClient {
         const from = target.addr.toString()
         this.current = (this.current + 1) % this.targets.length
         target.peer = undefined
+        const session = target.session
+        target.session = undefined
+        session?.then((x) => { x.close() }, () => {})
         // Went round every known node: give them a moment (one may restart).
         if (tried % this.targets.length === 0) await new Promise((resolve) => setTimeout(resolve, 500))
         opts.onFailover?.({ from, to: this.addr.toString(), error: err instanceof Error ? err.message : String(err) })
@@ -169,27 +178,59 @@ export class MeshClient {
     }
   }
 
+  /** The session with this node: opened on first use, shared by every job sent there. */
+  private async session (target: Target): Promise<ClientSession> {
+    const open = target.session
+    if (open !== undefined) {
+      const s = await open.catch(() => undefined)
+      if (s?.open === true) return s
+      if (target.session === open) target.session = undefined
+    }
+    target.session ??= (async () => {
+      const stream = await this.open(target, PROTOCOL_SESSION)
+      const s: ClientSession = new Session<SessionEvent, SessionRequest>(target.addr.toString(), stream, sessionEventSchema, () => {
+        if (target.session === opening) target.session = undefined
+      })
+      return s
+    })()
+    const opening = target.session
+    opening.catch(() => { if (target.session === opening) target.session = undefined })
+    return await opening
+  }
+
   private async follow (target: Target, req: ClientRequest, onEvent: (e: JobEvent) => void, signal: AbortSignal | undefined, onSent: () => void): Promise<JobResult> {
-    const stream = await this.open(target, PROTOCOL_JOB)
-    const ch = new Channel<JobEvent, ClientRequest>(stream, jobEventSchema)
-    const onAbort = (): void => { ch.abort(new Error('cancelled by the client')) }
-    signal?.addEventListener('abort', onAbort, { once: true })
+    signal?.throwIfAborted()
+    const session = await this.session(target)
     // The node was reached: from here on the job may exist there, and a retry
     // (same id) attaches to it. Failing to send still retries elsewhere.
     onSent()
-    try {
-      await ch.write(req)
-      for (;;) {
-        const event = await ch.read()
-        if (event === null) throw new ConnectError('the node closed the stream before sending a result')
-        onEvent(event)
-        if (event.t === 'error') throw new JobError(event.message)
-        if (event.t === 'result') return event.result
+    return await new Promise<JobResult>((resolve, reject) => {
+      let r = 0
+      const end = (): void => {
+        signal?.removeEventListener('abort', onAbort)
+        session.forget(r)
       }
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-      await ch.close()
-    }
+      const onAbort = (): void => {
+        end()
+        session.post({ t: 'forget', r })
+        reject(new Error('cancelled by the client'))
+      }
+      r = session.request(req, ({ e }) => {
+        try {
+          onEvent(e)
+        } catch (err) {
+          end()
+          reject(err)
+          return
+        }
+        if (e.t === 'error') { end(); reject(new JobError(e.message)) }
+        if (e.t === 'result') { end(); resolve(e.result) }
+      }, (err) => {
+        end()
+        reject(new ConnectError(`node ${target.addr.toString()}: ${err.message}`))
+      })
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   async status (): Promise<Status> {

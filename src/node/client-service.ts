@@ -1,9 +1,12 @@
-/** The client-facing protocols: /meshrun/job (submit or attach, then follow) and /meshrun/status. */
+/** The client-facing protocols: /meshrun/session and /meshrun/job (submit or attach, then follow) and /meshrun/status. */
 import type { Stream } from '@libp2p/interface'
-import { ConflictError, type Entry } from './entry.ts'
+import { ConflictError, type Entry, type JobRecord } from './entry.ts'
 import { Channel } from './wire.ts'
-import { clientRequestSchema, statusRequestSchema, type ClientRequest, type JobEvent, type Status } from './schemas.ts'
+import { clientRequestSchema, sessionRequestSchema, statusRequestSchema, type ClientRequest, type JobEvent, type SessionEvent, type SessionRequest, type Status } from './schemas.ts'
 import type { Logger } from './log.ts'
+
+/** Jobs one session may follow at once (as many as /meshrun/job streams one connection may open). */
+export const MAX_FOLLOWED_PER_SESSION = 4096
 
 /** How long a client may take to send its first message. */
 const FIRST_MESSAGE_TIMEOUT_MS = 10_000
@@ -24,7 +27,7 @@ export class ClientService {
     this.init = init
   }
 
-  /** A client submits a job or attaches to one, then follows it to its result. */
+  /** /meshrun/job: a client submits a job or attaches to one, then follows it to its result. */
   async onJob (stream: Stream): Promise<void> {
     const ch = new Channel<ClientRequest, JobEvent>(stream, clientRequestSchema)
     let req
@@ -35,38 +38,84 @@ export class ClientService {
       return
     }
     if (req === null) { await ch.close(); return }
-
-    const { entry } = this.init
-    let job
-    let attached = false
-    if (req.t === 'submit') {
-      try {
-        ({ job, attached } = entry.submit(req.job))
-      } catch (err) {
-        await refuse(ch, err instanceof ConflictError ? err.message : `cannot accept the job: ${String(err)}`)
-        return
-      }
-    } else {
-      job = entry.get(req.id)
-      if (job === undefined) { await refuse(ch, `unknown job ${req.id}`); return }
-      attached = true
-    }
-    this.init.log.debug(`job ${job.spec.id} ${attached ? 'attached' : 'accepted'} (${job.language})`)
-
+    const taken = this.take(req)
+    if ('refused' in taken) { await refuse(ch, taken.refused); return }
     // Events are written in order; a client that goes away only stops its own feed.
     let failed = false
     let sending: Promise<void> = Promise.resolve()
     const send = (e: JobEvent): void => {
       sending = sending.then(async () => { if (!failed) await ch.write(e) }).catch(() => { failed = true })
     }
-    await job.persisted
-    send({ t: 'accepted', id: job.spec.id, entry: this.init.self, attached, peers: this.init.peers() })
     const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
-    const unsubscribe = entry.subscribe(job, send)
-    await Promise.race([job.done, closed])
-    unsubscribe()
+    await this.follow(taken.job, taken.attached, send, closed)
     await sending
     if (!failed) await ch.close()
+  }
+
+  /**
+   * /meshrun/session: one stream for all of a client's jobs on this node.
+   * Each submit or attach is followed like a /meshrun/job stream, its events
+   * wrapped with the request's number; `forget` stops following (the job
+   * goes on, and can be attached to again). Opening a stream per job cost
+   * more than the rest of a job's way through the node.
+   */
+  async onSession (stream: Stream): Promise<void> {
+    const ch = new Channel<SessionRequest, SessionEvent>(stream, sessionRequestSchema)
+    const following = new Map<number, () => void>()
+    let failed = false
+    let sending: Promise<void> = Promise.resolve()
+    const send = (r: number, e: JobEvent): void => {
+      sending = sending.then(async () => { if (!failed) await ch.write({ r, e }) }).catch(() => { failed = true })
+    }
+    try {
+      for (;;) {
+        const req = await ch.read()
+        if (req === null) break
+        const r = req.r
+        if (req.t === 'forget') { following.get(r)?.(); continue }
+        if (following.has(r)) { send(r, { t: 'error', message: `request number ${r} is already in use on this session` }); continue }
+        if (following.size >= MAX_FOLLOWED_PER_SESSION) { send(r, { t: 'error', message: `too many jobs followed on this session (${MAX_FOLLOWED_PER_SESSION}): wait for some results` }); continue }
+        const taken = this.take(req.t === 'submit' ? { t: 'submit', job: req.job } : { t: 'attach', id: req.id })
+        if ('refused' in taken) { send(r, { t: 'error', message: taken.refused }); continue }
+        let stop!: () => void
+        const stopped = new Promise<void>((resolve) => { stop = resolve })
+        following.set(r, stop)
+        void this.follow(taken.job, taken.attached, (e) => { send(r, e) }, stopped).finally(() => { following.delete(r) })
+      }
+    } catch (err) {
+      this.init.log.debug(`session closed: ${String(err)}`)
+    } finally {
+      for (const stop of following.values()) stop()
+    }
+    await sending
+    if (!failed) await ch.close()
+  }
+
+  /** A submit or an attach: the job it names, or why not. */
+  private take (req: ClientRequest): { job: JobRecord, attached: boolean } | { refused: string } {
+    const { entry } = this.init
+    if (req.t === 'submit') {
+      try {
+        const { job, attached } = entry.submit(req.job)
+        this.init.log.debug(`job ${job.spec.id} ${attached ? 'attached' : 'accepted'} (${job.language})`)
+        return { job, attached }
+      } catch (err) {
+        return { refused: err instanceof ConflictError ? err.message : `cannot accept the job: ${String(err)}` }
+      }
+    }
+    const job = entry.get(req.id)
+    if (job === undefined) return { refused: `unknown job ${req.id}` }
+    this.init.log.debug(`job ${job.spec.id} attached (${job.language})`)
+    return { job, attached: true }
+  }
+
+  /** Sends a job's events (accepted once durable, then past and live ones, the result last) until it is done or `stop` resolves. */
+  private async follow (job: JobRecord, attached: boolean, send: (e: JobEvent) => void, stop: Promise<void>): Promise<void> {
+    await job.persisted
+    send({ t: 'accepted', id: job.spec.id, entry: this.init.self, attached, peers: this.init.peers() })
+    const unsubscribe = this.init.entry.subscribe(job, send)
+    await Promise.race([job.done, stop])
+    unsubscribe()
   }
 
   async onStatus (stream: Stream): Promise<void> {

@@ -13,30 +13,36 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream } from '@libp2p/interface'
 import type { Host } from './host.ts'
+import type { ZodType } from 'zod'
 import { Channel } from './wire.ts'
 import { PROTOCOL_LINK } from './protocols.ts'
 import { linkEventSchema, type LinkEvent, type LinkRequest } from './schemas.ts'
 
-/** A link request before it is numbered. */
+/** A request before it is numbered. */
 export type Unnumbered<T> = T extends unknown ? Omit<T, 'r'> : never
 
-interface Waiting {
-  onEvent: (ev: LinkEvent) => void
+interface Waiting<Ev> {
+  onEvent: (ev: Ev) => void
   onLost: (err: Error) => void
 }
 
 const DIAL_TIMEOUT_MS = 3000
 
-export class LinkSession {
+/**
+ * One long-lived stream carrying numbered requests, each answered by any
+ * number of events naming it (`r`): node to node on /meshrun/link, client to
+ * node on /meshrun/session.
+ */
+export class Session<Ev extends { r: number }, Req extends { r: number }> {
   readonly peer: string
-  private readonly ch: Channel<LinkEvent, LinkRequest>
+  private readonly ch: Channel<Ev, Req>
   private next = 0
-  private readonly waiting = new Map<number, Waiting>()
+  private readonly waiting = new Map<number, Waiting<Ev>>()
   private closed: Error | null = null
 
-  constructor (peer: string, stream: Stream, onClosed: () => void) {
+  constructor (peer: string, stream: Stream, events: ZodType<Ev>, onClosed: () => void) {
     this.peer = peer
-    this.ch = new Channel(stream, linkEventSchema)
+    this.ch = new Channel(stream, events)
     void this.readLoop().finally(onClosed)
   }
 
@@ -46,7 +52,7 @@ export class LinkSession {
    * Send a request. Its answers go to `onEvent` until `forget(r)`; if the
    * link closes first, `onLost` is called once instead.
    */
-  request (req: Unnumbered<LinkRequest>, onEvent: Waiting['onEvent'], onLost: Waiting['onLost']): number {
+  request (req: Unnumbered<Req>, onEvent: Waiting<Ev>['onEvent'], onLost: Waiting<Ev>['onLost']): number {
     const r = ++this.next
     const closed = this.closed
     if (closed !== null) {
@@ -54,21 +60,21 @@ export class LinkSession {
       return r
     }
     this.waiting.set(r, { onEvent, onLost })
-    this.ch.write({ ...req, r } as LinkRequest).catch((err: unknown) => { this.fail(err) })
+    this.ch.write({ ...req, r } as unknown as Req).catch((err: unknown) => { this.fail(err) })
     return r
   }
 
-  /** A message that expects no answer (`done`); lost with the link if it closed. */
-  post (req: Unnumbered<LinkRequest> & { r: number }): void {
+  /** A message that expects no answer (`done`, `forget`); lost with the session if it closed. */
+  post (req: Unnumbered<Req> & { r: number }): void {
     if (this.closed !== null) return
-    this.ch.write(req as LinkRequest).catch((err: unknown) => { this.fail(err) })
+    this.ch.write(req as unknown as Req).catch((err: unknown) => { this.fail(err) })
   }
 
   forget (r: number): void {
     this.waiting.delete(r)
   }
 
-  close (err = new Error('link closed by this node')): void {
+  close (err = new Error('closed by this side')): void {
     this.fail(err)
   }
 
@@ -80,7 +86,7 @@ export class LinkSession {
         // One job's handler failing must not take the others' link down.
         try { this.waiting.get(ev.r)?.onEvent(ev) } catch {}
       }
-      this.fail(new Error('the peer closed the link'))
+      this.fail(new Error('the peer closed the stream'))
     } catch (err) {
       this.fail(err)
     }
@@ -96,6 +102,8 @@ export class LinkSession {
     for (const w of lost) w.onLost(e)
   }
 }
+
+export type LinkSession = Session<LinkEvent, LinkRequest>
 
 /** This node's open links, one per peer; a closed one is replaced on next use. */
 export class Links {
@@ -120,7 +128,7 @@ export class Links {
       const opening = (async () => {
         const stream = await this.host.dialProtocol(peerIdFromString(peer), PROTOCOL_LINK, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
         this.opened++
-        return new LinkSession(peer, stream, () => { if (this.sessions.get(peer) === opening) this.sessions.delete(peer) })
+        return new Session<LinkEvent, LinkRequest>(peer, stream, linkEventSchema, () => { if (this.sessions.get(peer) === opening) this.sessions.delete(peer) })
       })()
       opening.catch(() => { if (this.sessions.get(peer) === opening) this.sessions.delete(peer) })
       this.sessions.set(peer, opening)

@@ -25,7 +25,7 @@ import { ElectionDriver, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
 import { ClientService } from './client-service.ts'
 import { MAX_PEERS_IN_REPORT, type LoadReport, type NodeStatus, type Status } from './schemas.ts'
-import { MAX_STREAMS, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_STATUS, VERSION } from './protocols.ts'
+import { MAX_STREAMS, PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_SESSION, PROTOCOL_STATUS, VERSION } from './protocols.ts'
 import { Links } from './link.ts'
 import type { Logger } from './log.ts'
 import { EventBus } from './events.ts'
@@ -261,6 +261,7 @@ export class MeshNode {
     const h = this.host
     const counted = (protocol: string): void => { this.inboundStreams[protocol] = (this.inboundStreams[protocol] ?? 0) + 1 }
     await h.handle(PROTOCOL_JOB, (stream) => { counted(PROTOCOL_JOB); void this.clients.onJob(stream) }, { maxInboundStreams: 4096, maxOutboundStreams: MAX_STREAMS })
+    await h.handle(PROTOCOL_SESSION, (stream) => { counted(PROTOCOL_SESSION); void this.clients.onSession(stream) }, { maxInboundStreams: 16 })
     await h.handle(PROTOCOL_STATUS, (stream) => { counted(PROTOCOL_STATUS); void this.clients.onStatus(stream) }, { maxInboundStreams: 64 })
     // One link per pair of nodes carries all their jobs; a few spare for a link being replaced.
     await h.handle(PROTOCOL_LINK, (stream, conn) => { counted(PROTOCOL_LINK); void this.services.onLink(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 8, maxOutboundStreams: 8 })

@@ -3,8 +3,10 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 export const VERSION: string = (require('../../package.json') as { version: string }).version
 
-/** Client ↔ entry: submit or attach, then progress events and one result. */
+/** Client ↔ entry, a stream per job: submit or attach, then progress events and one result. */
 export const PROTOCOL_JOB = '/meshrun/job/1.0.0'
+/** Client ↔ entry, one stream for all of a client's jobs: numbered submits and attaches, their events (schemas.ts). */
+export const PROTOCOL_SESSION = '/meshrun/session/1.0.0'
 /** Client ↔ any node: the node's (and later the cluster's) status. */
 export const PROTOCOL_STATUS = '/meshrun/status/1.0.0'
 /** Entry → master (placement) and entry → worker (dispatch): one long-lived stream per pair of nodes, many jobs on it. */

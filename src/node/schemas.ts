@@ -93,6 +93,22 @@ export const jobEventSchema = z.discriminatedUnion('t', [
 ])
 export type JobEvent = z.infer<typeof jobEventSchema>
 
+/**
+ * Client ↔ entry on /meshrun/session: one long-lived stream per client and
+ * node carries all the client's jobs there. Each request (submit, attach)
+ * has a number `r`, unique on its session; the events of its job come back
+ * wrapped with that number (`e`), and `forget` stops them (the job goes on).
+ */
+const sessionR = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
+export const sessionRequestSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('submit'), r: sessionR, job: jobSpecSchema }),
+  z.object({ t: z.literal('attach'), r: sessionR, id }),
+  z.object({ t: z.literal('forget'), r: sessionR }),
+])
+export type SessionRequest = z.infer<typeof sessionRequestSchema>
+export const sessionEventSchema = z.object({ r: sessionR, e: jobEventSchema })
+export type SessionEvent = z.infer<typeof sessionEventSchema>
+
 export const statusRequestSchema = z.object({ t: z.literal('status') })
 
 export const languageInfoSchema = z.object({

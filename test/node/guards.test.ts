@@ -1,12 +1,13 @@
 /**
  * Regression guards for performance that time nothing: a repeated job hits
- * the compile cache, a job costs a bounded number of streams between nodes,
+ * the compile cache, jobs cost no new streams (a client's share one session
+ * with its node, nodes one link per pair),
  * steady work causes no election traffic, and load reports stay small.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { MeshClient } from '../../src/client/client.ts'
-import { PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK } from '../../src/node/protocols.ts'
+import { PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_SESSION } from '../../src/node/protocols.ts'
 import type { Status } from '../../src/node/schemas.ts'
 import { stopAll, type NodeProc } from '../helpers/procs.ts'
 import { startCluster, statusOf, waitAgreed } from '../helpers/cluster.ts'
@@ -31,7 +32,7 @@ function streams (all: Status[], protocol: string): number {
   return all.reduce((a, s) => a + (s.local.streams?.[protocol] ?? 0), 0)
 }
 
-test('a job costs one stream, to the entry; nodes share one long-lived link per pair for all jobs; no election traffic', async () => {
+test('a client\'s jobs share one session with the entry; nodes share one long-lived link per pair for all jobs; no election traffic', async () => {
   const jobs = 12
   // Warm the compile caches, then count.
   await client.run({ id: randomUUID(), language: 'c', files: [{ name: 'a.c', content: '#include <stdio.h>\nint main(void){ puts("x"); return 0; }\n' }], stdin: '', args: [] })
@@ -42,14 +43,19 @@ test('a job costs one stream, to the entry; nodes share one long-lived link per 
   }
   const after = await Promise.all(nodes.map(statusOf))
   const delta = (p: string): number => streams(after, p) - streams(before, p)
-  expect(delta(PROTOCOL_JOB)).toBe(jobs)
+  // The session was opened by the warm-up job: these open nothing.
+  expect(delta(PROTOCOL_SESSION)).toBe(0)
+  expect(streams(after, PROTOCOL_SESSION)).toBe(1)
+  expect(delta(PROTOCOL_JOB)).toBe(0)
   // Only the entry has clients, so only it opens links: to the master (it is
   // not the master) and perhaps to the third node, once each, whatever the number of jobs.
   expect(streams(after, PROTOCOL_LINK)).toBeGreaterThanOrEqual(1)
   expect(streams(after, PROTOCOL_LINK)).toBeLessThanOrEqual(2)
   const burst = await Promise.all(Array.from({ length: jobs }, async () => await client.run({ id: randomUUID(), language: 'calc', files: [{ name: 'e.calc', content: '6 * 7' }], stdin: '', args: [] })))
   expect(burst.map((r) => r.run?.stdout.trim())).toEqual(burst.map(() => '42'))
-  expect(streams(await Promise.all(nodes.map(statusOf)), PROTOCOL_LINK)).toBeLessThanOrEqual(2)
+  const afterBurst = await Promise.all(nodes.map(statusOf))
+  expect(streams(afterBurst, PROTOCOL_LINK)).toBeLessThanOrEqual(2)
+  expect(streams(afterBurst, PROTOCOL_SESSION)).toBe(1)
   expect(delta(PROTOCOL_ELECTION)).toBe(0)
   expect(after.every((s) => s.term === before[0]!.term)).toBe(true)
 })

@@ -9,7 +9,7 @@ import { lpStream } from '@libp2p/utils'
 import { MeshClient } from '../../src/client/client.ts'
 import { parseNodeAddr } from '../../src/client/addr.ts'
 import { createHost, type Host } from '../../src/node/host.ts'
-import { PROTOCOL_JOB } from '../../src/node/protocols.ts'
+import { PROTOCOL_JOB, PROTOCOL_SESSION } from '../../src/node/protocols.ts'
 import type { JobSpec } from '../../src/exec/types.ts'
 import { startNode, stopAll, type NodeProc } from '../helpers/procs.ts'
 
@@ -125,4 +125,46 @@ test('an id reused for a different job is refused', async () => {
   const id = `dup-${randomUUID()}`
   await client.run({ id, language: 'calc', files: [{ name: 'a.calc', content: '1+1' }], stdin: '', args: [] })
   await expect(client.run({ id, language: 'calc', files: [{ name: 'a.calc', content: '2+2' }], stdin: '', args: [] })).rejects.toThrow(/already used/)
+})
+
+test('one session carries several jobs at once: events name their request; forget stops them, the job goes on; bad requests get errors', async () => {
+  const stream = await raw.dialProtocol(parseNodeAddr(node.hostPort), PROTOCOL_SESSION)
+  const lp = lpStream(stream)
+  const send = async (msg: unknown): Promise<void> => { await lp.write(enc.encode(JSON.stringify(msg))) }
+  const events = new Map<number, Array<{ t: string, [k: string]: any }>>()
+  const reading = (async () => {
+    try {
+      for (;;) {
+        const { r, e } = JSON.parse(dec.decode((await lp.read()).subarray())) as { r: number, e: { t: string } }
+        events.set(r, [...(events.get(r) ?? []), e])
+      }
+    } catch {}
+  })()
+  const until = async (ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((res) => setTimeout(res, 50))
+  }
+  const last = (r: number): { t: string, [k: string]: any } | undefined => events.get(r)?.at(-1)
+  const slow = (id: string, n: number): JobSpec => ({ id, language: 'python', files: [{ name: 's.py', content: `import time\ntime.sleep(0.8)\nprint(${n})` }], stdin: '', args: [] })
+  const quick: JobSpec = { id: randomUUID(), language: 'calc', files: [{ name: 'e.calc', content: '21 * 2' }], stdin: '', args: [] }
+  const kept = randomUUID()
+  await send({ t: 'submit', r: 1, job: slow(randomUUID(), 7) })
+  await send({ t: 'submit', r: 2, job: quick })
+  await send({ t: 'submit', r: 1, job: slow(randomUUID(), 8) }) // r 1 is still followed
+  await send({ t: 'attach', r: 3, id: 'no-such-job' })
+  await send({ t: 'submit', r: 4, job: slow(kept, 9) })
+  await until(() => events.get(4)?.some((e) => e.t === 'accepted') === true)
+  await send({ t: 'forget', r: 4 })
+  await until(() => last(1)?.t === 'result' && last(2)?.t === 'result')
+  expect(last(2)!.result.run.stdout).toBe('42\n')
+  expect(last(1)!.result.run.stdout).toBe('7\n')
+  expect(events.get(1)!.filter((e) => e.t === 'error')).toEqual([{ t: 'error', message: expect.stringMatching(/already in use/) }])
+  expect(events.get(3)).toEqual([{ t: 'error', message: 'unknown job no-such-job' }])
+  // Forgotten: nothing more came for r 4, but the job ran; attaching to it gets its result.
+  expect(events.get(4)!.some((e) => e.t === 'result')).toBe(false)
+  await send({ t: 'attach', r: 5, id: kept })
+  await until(() => last(5)?.t === 'result')
+  expect(last(5)!.result.run.stdout).toBe('9\n')
+  expect(events.get(4)!.some((e) => e.t === 'result')).toBe(false)
+  await stream.close()
+  await reading
 })

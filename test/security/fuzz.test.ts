@@ -25,7 +25,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { MeshClient } from '../../src/client/client.ts'
 import { parseNodeAddr } from '../../src/client/addr.ts'
 import { createHost, type Host } from '../../src/node/host.ts'
-import { PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_STATUS } from '../../src/node/protocols.ts'
+import { PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_SESSION, PROTOCOL_STATUS } from '../../src/node/protocols.ts'
 import { MAX_FRAME_BYTES } from '../../src/node/schemas.ts'
 import { INBOUND_BUDGET_BYTES, SMALL_BUDGET_BYTES } from '../../src/node/wire.ts'
 import { cli, ROOT, startNode, stopAll, tempDir, waitFor, type NodeProc } from '../helpers/procs.ts'
@@ -75,6 +75,11 @@ const randomBytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, ()
 const calcJob = (): Record<string, unknown> => ({ id: `fz-${int(1e9)}`, language: 'calc', files: [{ name: 'a.calc', content: `${int(100)} + ${int(100)}` }], stdin: '', args: [] })
 const VALID: Record<string, () => unknown> = {
   [PROTOCOL_JOB]: () => pick([{ t: 'submit', job: calcJob() }, { t: 'attach', id: `fz-${int(1e9)}` }]),
+  [PROTOCOL_SESSION]: () => pick([
+    { t: 'submit', r: 1 + int(5), job: calcJob() },
+    { t: 'attach', r: 1 + int(5), id: `fz-${int(1e9)}` },
+    { t: 'forget', r: 1 + int(5) },
+  ]),
   [PROTOCOL_STATUS]: () => ({ t: 'status' }),
   [PROTOCOL_LINK]: () => pick([
     { t: 'place', r: 1 + int(5), id: `fz-${int(1e9)}`, language: 'calc' },
