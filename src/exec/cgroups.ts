@@ -3,23 +3,28 @@
  * (process/thread limit, whether it was hit, what is left), cpuacct (CPU
  * of every process of the job together, so 32 children cannot each stay
  * under RLIMIT_CPU) and cpu (scheduling weight). Groups live at
- * `<controller mount>/meshrun/<uid>`; the uid is claimed exclusively
- * (uids.ts), so the group is ours.
+ * `<controller mount>/meshrun/<uid>` (cpu: see below); the uid is claimed
+ * exclusively (uids.ts), so the group is ours.
  *
  * CPU weight: every sandbox starts its own session, and with the kernel's
  * autogroup each session weighs as much as the node itself, so 50 busy jobs
  * left a node 1/51 of a core: reports late, elections lost to timeouts, a
- * dead master noticed hundreds of ms late. In the cpu controller all jobs
- * share one group, `meshrun`, that weighs JOBS_CPU_SHARES, as much as one
- * ordinary program: however many jobs run, the node (which needs little)
- * gets its CPU when it needs it, and a lone job competes with the machine's
- * other programs as before (a lower weight starved jobs into their wall-clock
- * limits whenever anything else was busy). The scheduler is work-conserving:
+ * dead master noticed hundreds of ms late. In the cpu controller a node's
+ * jobs share one group of its own, `meshrun-<node pid>` (at the top, beside
+ * the node's own session), that weighs as many ordinary programs as the
+ * node has job slots, but no more than the machine has cores (jobsCpuShares):
+ * jobs can still fill every core, and compete with the machine's other
+ * programs as before (a lower weight, or one group for the jobs of all the
+ * nodes on a machine, starved them into their wall-clock limits whenever
+ * anything else was busy), but 50 of them weigh as 2 on 2 cores, and the
+ * node (which needs little) gets its CPU when it needs it. The scheduler is work-conserving:
  * nothing is left idle. Each job, in its own subgroup, gets an equal part of
- * the group however many processes it starts.
+ * the group however many processes it starts. Where cpuacct shares the cpu
+ * hierarchy, it lives in the same groups.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 
 export type Controller = 'memory' | 'pids' | 'cpuacct' | 'cpu'
@@ -37,11 +42,48 @@ export interface CgroupSupport {
 }
 
 const GROUP = 'meshrun'
-/** The cpu.shares of all jobs together: one ordinary program's weight (a node's own weighs the same). */
-export const JOBS_CPU_SHARES = 1024
+/** The cpu.shares of a node's jobs together: one ordinary program's (1024, the node's own) per slot, at most one per core. */
+export function jobsCpuShares (slots: number, cores = availableParallelism()): number {
+  return 1024 * Math.max(1, Math.min(slots, cores))
+}
+
+/** This node's group in the cpu hierarchy (at its top). */
+export function nodeCpuGroup (pid = process.pid): string {
+  return `${GROUP}-${pid}`
+}
+
+/** The group (under the controller's mount) that holds the per-uid groups of controller `c`. */
+function groupFor (support: CgroupSupport, c: Controller): string {
+  return c === 'cpu' || (c === 'cpuacct' && support.cpu !== null && support.cpu === support.cpuacct) ? nodeCpuGroup() : GROUP
+}
+
+/** Removes the cpu groups of nodes that are gone (a SIGKILLed node cannot). */
+function pruneCpuGroups (mount: string): void {
+  let entries: string[]
+  try { entries = readdirSync(mount) } catch { return }
+  for (const e of entries) {
+    const m = /^meshrun-(\d+)$/.exec(e)
+    if (m === null || alive(Number(m[1]))) continue
+    const dir = join(mount, e)
+    try {
+      for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) rmdirSync(join(dir, sub.name))
+      rmdirSync(dir)
+    } catch { /* busy: its processes are still dying */ }
+  }
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/** Removes this node's cpu group (once its per-uid groups are gone). */
+export function releaseCpuGroup (support: CgroupSupport): void {
+  if (support.cpu === null) return
+  try { rmdirSync(join(support.cpu, nodeCpuGroup())) } catch { /* busy or gone */ }
+}
 
 /** Finds v1 controllers in /proc/self/mountinfo and checks that we can make groups there. */
-export async function probeCgroups (): Promise<CgroupSupport> {
+export async function probeCgroups (slots = 1): Promise<CgroupSupport> {
   const support: CgroupSupport = { memory: null, pids: null, cpuacct: null, cpu: null, memsw: false }
   if (process.getuid?.() !== 0) return support
   let info: string
@@ -57,8 +99,13 @@ export async function probeCgroups (): Promise<CgroupSupport> {
     for (const c of CONTROLLERS) {
       if (!opts.includes(c) || support[c] !== null) continue
       try {
-        mkdirSync(join(mount, GROUP), { recursive: true })
-        if (c === 'cpu') writeFileSync(join(mount, GROUP, 'cpu.shares'), String(JOBS_CPU_SHARES))
+        if (c === 'cpu') {
+          pruneCpuGroups(mount)
+          mkdirSync(join(mount, nodeCpuGroup()), { recursive: true })
+          writeFileSync(join(mount, nodeCpuGroup(), 'cpu.shares'), String(jobsCpuShares(slots)))
+        } else {
+          mkdirSync(join(mount, GROUP), { recursive: true })
+        }
         support[c] = mount
       } catch { /* read-only or not permitted */ }
     }
@@ -100,7 +147,7 @@ export class JobCgroup {
     this.memsw = support.memsw
     for (const c of CONTROLLERS) {
       const mount = support[c]
-      if (mount !== null) this.dirs[c] = join(mount, GROUP, String(uid))
+      if (mount !== null) this.dirs[c] = join(mount, groupFor(support, c), String(uid))
     }
   }
 

@@ -352,6 +352,7 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
   await mkdir(dataDir, { recursive: true })
   const identities = await Identities.create({
     count: init.slots + Math.max(2, init.slots),
+    slots: init.slots,
     uidBase: init.uidBase ?? 64000,
     setpriv: setprivPath,
     // The stage's quota, plus the sources (and artefacts of their size) and the stdin file.

@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { JobCgroup, probeCgroups, type CgroupSupport } from './cgroups.ts'
+import { JobCgroup, probeCgroups, releaseCpuGroup, type CgroupSupport } from './cgroups.ts'
 import { Pool } from './pool.ts'
 import { claimUids, processesOf, type UidLease } from './uids.ts'
 import { DEFAULT_WORKSPACE_ROOT, mountTmpfs, unmountTmpfs, Workspace } from './workspace.ts'
@@ -26,6 +26,8 @@ export interface Identity {
 
 export interface IdentitySetup {
   count: number
+  /** Jobs run at once (their CPU weight, see cgroups.ts). */
+  slots: number
   /** First uid to try (root only). */
   uidBase: number
   /** Size of each workspace tmpfs. */
@@ -86,7 +88,7 @@ export class Identities {
     await mkdir(wsRoot, { recursive: true, mode: 0o755 })
     const lease = await claimUids({ base: setup.uidBase, count: setup.count, ...(setup.lockDir === undefined ? {} : { lockDir: setup.lockDir }) })
     try {
-      const cgroups = await probeCgroups()
+      const cgroups = await probeCgroups(setup.slots)
       const dirs = lease.uids.map((u) => join(wsRoot, String(u)))
       const mountError = await mountTmpfs(dirs, setup.workspaceBytes, 16384)
       if (mountError !== null) warnings.push(`cannot mount tmpfs job dirs (${mountError}): disk use is limited per file only`)
@@ -190,6 +192,7 @@ export class Identities {
     }
     await Promise.all(this.all.map((id) => id.workspace.clean().catch(() => {})))
     for (const id of this.all) id.cgroup?.destroy()
+    releaseCpuGroup(this.cgroups)
     if (this.tmpfs) await unmountTmpfs(this.mounts)
     else await Promise.all(this.all.map((id) => rm(id.workspace.root, { recursive: true, force: true }).catch(() => {})))
     await this.lease?.release()

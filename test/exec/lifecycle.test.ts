@@ -7,7 +7,7 @@ import { execFile, spawn } from 'node:child_process'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SandboxUnavailableError, UnknownLanguageError, createExecutor } from '../../src/exec/index.ts'
-import { JOBS_CPU_SHARES, probeCgroups } from '../../src/exec/cgroups.ts'
+import { jobsCpuShares, nodeCpuGroup, probeCgroups } from '../../src/exec/cgroups.ts'
 import type { Executor } from '../../src/exec/types.ts'
 import { cleanup, files, job, newExecutor, processesWith, tempDir } from './helpers.ts'
 
@@ -188,13 +188,15 @@ describe('stop', () => {
 })
 
 describe('CPU weight', () => {
-  test('every process of a job is in its own cpu subgroup of the jobs\' group, which weighs as one program', async () => {
-    const cpu = (await probeCgroups()).cpu
+  test('every process of a job is in its own cpu subgroup of its node\'s jobs\' group, which weighs a program per slot, at most one per core', async () => {
+    const cpu = (await probeCgroups(1)).cpu
     if (cpu === null) {
       console.log('skipped: no writable cgroup v1 cpu controller on this machine')
       return
     }
-    expect(Number((await readFile(join(cpu, 'meshrun', 'cpu.shares'), 'utf8')).trim())).toBe(JOBS_CPU_SHARES)
+    // The executors of this file run in this process: their node is this process.
+    expect(Number((await readFile(join(cpu, nodeCpuGroup(), 'cpu.shares'), 'utf8')).trim())).toBe(jobsCpuShares(1))
+    expect([jobsCpuShares(1, 2), jobsCpuShares(2, 2), jobsCpuShares(30, 2), jobsCpuShares(30, 8)]).toEqual([1024, 2048, 2048, 8192])
     const marker = `cpu-weight-${process.pid}`
     const ac = new AbortController()
     const running = ex.run(job('python', 'import time\ntime.sleep(30)', { args: [marker] }), { signal: ac.signal })
@@ -206,7 +208,7 @@ describe('CPU weight', () => {
     expect(pids.length).toBeGreaterThan(0)
     for (const pid of pids) {
       const line = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n').find((l) => /^\d+:[^:]*\bcpu\b/.test(l))
-      expect(line).toMatch(/:\/meshrun\/\d+$/)
+      expect(line).toMatch(new RegExp(`:/${nodeCpuGroup()}/\\d+$`))
     }
     ac.abort()
     expect((await running).status).toBe('error')
