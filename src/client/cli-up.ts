@@ -28,13 +28,20 @@ export async function upCommand (flags: UpFlags): Promise<number> {
   const bin = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'meshrun.js')
   const children: ChildProcess[] = []
   let stopping = false
+  let stoppingAt = 0
+  // The first signal stops the nodes cleanly; another one a second later (a
+  // second Ctrl-C) kills them. One Ctrl-C may arrive twice (from the
+  // terminal and from bin/meshrun.js, which passes signals on). Either way
+  // this process waits for the nodes: dying first would leave a node running
+  // with nobody to stop it.
   const stopAll = (): void => {
-    if (stopping) return
+    if (stopping && Date.now() - stoppingAt < 1000) return
+    for (const c of children) c.kill(stopping ? 'SIGKILL' : 'SIGTERM')
+    if (!stopping) stoppingAt = Date.now()
     stopping = true
-    for (const c of children) c.kill('SIGTERM')
   }
-  process.once('SIGINT', stopAll)
-  process.once('SIGTERM', stopAll)
+  process.on('SIGINT', stopAll)
+  process.on('SIGTERM', stopAll)
 
   for (let i = 0; i < n; i++) {
     const p = port + i
@@ -52,7 +59,7 @@ export async function upCommand (flags: UpFlags): Promise<number> {
     }
     child.on('exit', (code, sig) => {
       process.stdout.write(`${tag}exited (${code ?? sig})\n`)
-      stopAll()
+      if (!stopping) stopAll()
     })
   }
   process.stdout.write(`started ${n} nodes on 127.0.0.1:${port}-${port + n - 1}; try: meshrun run --node 127.0.0.1:${port} examples/python/hello.py  (Ctrl-C stops them)\n`)

@@ -18,10 +18,13 @@ export function createLogger (name: string, level = process.env.MESHRUN_LOG ?? '
     ? pino.destination({ fd: 2, sync: true })
     : pretty({ destination: 2, sync: true, colorize: true, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l' })
   const log = pino({ name, level }, dest)
+  // Logging never throws into the caller: a node whose stderr went away (its
+  // `meshrun up` parent died: EPIPE) must still stop cleanly when told to.
+  const safe = (f: (m: string) => void) => (m: string): void => { try { f(m) } catch { /* nowhere to write */ } }
   return {
-    debug: (m) => { log.debug(m) },
-    info: (m) => { log.info(m) },
-    warn: (m) => { log.warn(m) },
-    error: (m) => { log.error(m) },
+    debug: safe((m) => { log.debug(m) }),
+    info: safe((m) => { log.info(m) }),
+    warn: safe((m) => { log.warn(m) }),
+    error: safe((m) => { log.error(m) }),
   }
 }

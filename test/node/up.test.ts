@@ -1,0 +1,35 @@
+/**
+ * `meshrun up`: a Ctrl-C stops every node it started, cleanly, even when the
+ * signal reaches it twice (from the terminal and from bin/meshrun.js, which
+ * passes signals on), and it waits for them before it exits.
+ */
+import { afterAll, expect, test } from 'vitest'
+import { spawn } from 'node:child_process'
+import { BIN, NODE, freePort, stopAll, tempDir, waitFor } from '../helpers/procs.ts'
+
+afterAll(stopAll)
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', async () => {
+  const port = await freePort()
+  const up = spawn(NODE, [BIN, 'up', '-n', '2', '--port', String(port), '--data-root', await tempDir()], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  up.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const exited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
+  try {
+    await waitFor(async () => ((out.match(/\bready\b/g) ?? []).length >= 2 ? true : undefined), 30_000, 'both nodes ready')
+    const pids = [...out.matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1]))
+    expect(new Set(pids).size).toBe(2)
+    up.kill('SIGINT')
+    up.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(out.match(/exited \(0\)/g)?.length).toBe(2)
+    expect(out.match(/stopping \(SIGTERM\)/g)?.length).toBe(2)
+    for (const pid of new Set(pids)) expect(alive(pid)).toBe(false)
+  } finally {
+    up.kill('SIGKILL')
+  }
+})
