@@ -20,8 +20,10 @@ test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', a
   up.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
   const exited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
   try {
-    await waitFor(async () => ((out.match(/\bready\b/g) ?? []).length >= 2 ? true : undefined), 30_000, 'both nodes ready')
-    const pids = [...out.matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1]))
+    // Each node's last start-up line, a JSON log line with its pid.
+    const readyLines = (): string[] => out.split('\n').filter((l) => /ready, max \d+ jobs/.test(l))
+    await waitFor(async () => (readyLines().length >= 2 ? true : undefined), 30_000, 'both nodes ready')
+    const pids = readyLines().map((l) => Number(/"pid":(\d+)/.exec(l)?.[1]))
     expect(new Set(pids).size).toBe(2)
     up.kill('SIGINT')
     up.kill('SIGINT')
