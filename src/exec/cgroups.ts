@@ -17,10 +17,16 @@
  * programs as before (a lower weight, or one group for the jobs of all the
  * nodes on a machine, starved them into their wall-clock limits whenever
  * anything else was busy), but 50 of them weigh as 2 on 2 cores, and the
- * node (which needs little) gets its CPU when it needs it. The scheduler is work-conserving:
- * nothing is left idle. Each job, in its own subgroup, gets an equal part of
- * the group however many processes it starts. Where cpuacct shares the cpu
- * hierarchy, it lives in the same groups.
+ * node (which needs little) gets its CPU when it needs it. The scheduler is
+ * work-conserving: nothing is left idle. Each job, in its own subgroup, gets
+ * an equal part of the group however many processes it starts. Where
+ * cpuacct shares the cpu hierarchy, it lives in the same groups.
+ *
+ * The identity's zygote (zygote.ts) is moved into the groups once; every
+ * stage it starts is born there.
+ *
+ * The control files are tiny kernel files: they are read and written
+ * synchronously (microseconds each, no disk).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -35,7 +41,7 @@ export interface CgroupSupport {
   memory: string | null
   pids: string | null
   cpuacct: string | null
-  /** Scheduling weight (cpu.shares): the jobs together below the node. */
+  /** Scheduling weight (cpu.shares) of this node's jobs together (see above). */
   cpu: string | null
   /** memory.memsw.* exists (swap accounting): set it equal to the memory limit. */
   memsw: boolean

@@ -17,10 +17,10 @@
  *
  * Bytes: an idle node's light report is ~50 bytes of JSON (fields at their
  * idle values are left out), and gossipsub's envelope (author, sequence
- * number, signature, topic) ~150 more. Gossip
- * about messages (IHAVE to peers outside the mesh, IDONTWANT for large ones)
- * is turned off in host.ts: each report reaches every peer directly, and a
- * lost one is replaced by the next an interval later.
+ * number, signature, topic) ~150 more. Gossip about messages (IHAVE to
+ * peers outside the mesh, IDONTWANT for large ones) is turned off in
+ * host.ts: each report reaches every peer directly, and a lost one is
+ * replaced by the next an interval later.
  */
 import { TopicValidatorResult, type GossipSub, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
