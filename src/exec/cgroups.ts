@@ -12,12 +12,12 @@
  * dead master noticed hundreds of ms late. In the cpu controller a node's
  * jobs share one group of its own, `meshrun-<node pid>` (at the top, beside
  * the node's own session), that weighs as many ordinary programs as the
- * node has job slots, but no more than the machine has cores (jobsCpuShares):
- * jobs can still fill every core, and compete with the machine's other
- * programs as before (a lower weight, or one group for the jobs of all the
- * nodes on a machine, starved them into their wall-clock limits whenever
- * anything else was busy), but 50 of them weigh as 2 on 2 cores, and the
- * node (which needs little) gets its CPU when it needs it. The scheduler is
+ * node has job slots, but no more than two per core (jobsCpuShares): up to
+ * that many, jobs compete with the machine's other programs as before (a
+ * lower weight, or one group for the jobs of all the nodes on a machine,
+ * starved them into their wall-clock limits whenever anything else was
+ * busy), but 50 of them weigh as 4 on 2 cores, and the node (which needs
+ * little) gets its CPU when it needs it. The scheduler is
  * work-conserving: nothing is left idle. Each job, in its own subgroup, gets
  * an equal part of the group however many processes it starts. Where
  * cpuacct shares the cpu hierarchy, it lives in the same groups.
@@ -48,9 +48,9 @@ export interface CgroupSupport {
 }
 
 const GROUP = 'meshrun'
-/** The cpu.shares of a node's jobs together: one ordinary program's (1024, the node's own) per slot, at most one per core. */
+/** The cpu.shares of a node's jobs together: one ordinary program's (1024, the node's own) per slot, at most two per core. */
 export function jobsCpuShares (slots: number, cores = availableParallelism()): number {
-  return 1024 * Math.max(1, Math.min(slots, cores))
+  return 1024 * Math.max(1, Math.min(slots, 2 * cores))
 }
 
 /** This node's group in the cpu hierarchy (at its top). */

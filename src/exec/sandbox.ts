@@ -103,7 +103,7 @@ export function describeSandbox (c: SandboxConfig): SandboxInfo {
   if (c.cgroups.pids !== null) enforced.push('cgroup pids')
   if (c.cgroups.cpuacct !== null) enforced.push('cgroup cpuacct (CPU of all processes together)')
   else warnings.push('no cpuacct cgroup: CPU time is limited per process (rlimit cpu) and by the wall clock only')
-  if (c.cgroups.cpu !== null) enforced.push('cgroup cpu (the jobs together weigh a program per slot, at most one per core)')
+  if (c.cgroups.cpu !== null) enforced.push('cgroup cpu (the jobs together weigh a program per slot, at most two per core)')
   else warnings.push('no cpu cgroup: each busy job weighs as much as the node, which many jobs at once can slow down')
   if (c.tmpfsWorkspaces) enforced.push('size-limited tmpfs job dir and /tmp')
   else warnings.push('job dirs are plain directories: disk use is limited per file (rlimit fsize), not in total')

@@ -188,7 +188,7 @@ describe('stop', () => {
 })
 
 describe('CPU weight', () => {
-  test('every process of a job is in its own cpu subgroup of its node\'s jobs\' group, which weighs a program per slot, at most one per core', async () => {
+  test('every process of a job is in its own cpu subgroup of its node\'s jobs\' group, which weighs a program per slot, at most two per core', async () => {
     const cpu = (await probeCgroups(1)).cpu
     if (cpu === null) {
       console.log('skipped: no writable cgroup v1 cpu controller on this machine')
@@ -196,7 +196,7 @@ describe('CPU weight', () => {
     }
     // The executors of this file run in this process: their node is this process.
     expect(Number((await readFile(join(cpu, nodeCpuGroup(), 'cpu.shares'), 'utf8')).trim())).toBe(jobsCpuShares(1))
-    expect([jobsCpuShares(1, 2), jobsCpuShares(2, 2), jobsCpuShares(30, 2), jobsCpuShares(30, 8)]).toEqual([1024, 2048, 2048, 8192])
+    expect([jobsCpuShares(1, 2), jobsCpuShares(3, 2), jobsCpuShares(30, 2), jobsCpuShares(30, 8)]).toEqual([1024, 3072, 4096, 16384])
     const marker = `cpu-weight-${process.pid}`
     const ac = new AbortController()
     const running = ex.run(job('python', 'import time\ntime.sleep(30)', { args: [marker] }), { signal: ac.signal })
