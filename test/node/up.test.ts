@@ -19,6 +19,7 @@ test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', a
   let out = ''
   up.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
   const exited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
+  let clean = false
   try {
     // Each node's last start-up line, a JSON log line with its pid.
     const readyLines = (): string[] => out.split('\n').filter((l) => /ready, max \d+ jobs/.test(l))
@@ -31,7 +32,17 @@ test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', a
     expect(out.match(/exited \(0\)/g)?.length).toBe(2)
     expect(out.match(/stopping \(SIGTERM\)/g)?.length).toBe(2)
     for (const pid of new Set(pids)) expect(alive(pid)).toBe(false)
+    clean = true
   } finally {
+    // On failure: stop up's nodes too (a SIGKILLed up would leave them running).
+    if (!clean) await stopUp()
+  }
+
+  async function stopUp (): Promise<void> {
+    up.kill('SIGTERM') // up stops its nodes and waits for them
+    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => { resolve(false) }, 10_000))])
+    if (stopped) return
     up.kill('SIGKILL')
+    for (const m of out.matchAll(/"pid":(\d+)/g)) { try { process.kill(Number(m[1]), 'SIGKILL') } catch { /* gone */ } }
   }
 })
