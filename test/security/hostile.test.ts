@@ -205,7 +205,7 @@ async function nothingLeft (): Promise<void> {
   expect(await cgroupExtras()).toBe(0)
 }
 
-/** CPU burners stopped by the wall clock because their CPUs were slowed (see verify). */
+/** CPU burners and memory bombs stopped by the wall clock because their CPUs were slowed (see verify). */
 const slowed: string[] = []
 let normalRuns = 0
 async function normalJobWorks (): Promise<void> {
@@ -243,6 +243,11 @@ function verify (k: Case, r: JobResult): void {
     // to its host for a second, as measured here). The cgroup's CPU counter
     // is polled every 10-25 ms for limits this small.
     expect.soft(stage.cpuMs ?? 0, seen).toBeLessThan(k.limits!.timeMs! + 50)
+    slowed.push(k.file)
+  } else if (k.limit === 'memory' && stage?.limit === 'wall' && (stage.cpuMs ?? 0) < stage.wallMs / 2) {
+    // Starved: a memory bomb that got less than half of a CPU (a loaded
+    // runner) grows too slowly to reach its cap before the wall clock.
+    // Contained all the same; the wall limit is what ended it.
     slowed.push(k.file)
   } else if (k.limit !== undefined) {
     expect.soft(stage?.limit ?? null, seen).toBe(k.limit)
@@ -282,7 +287,7 @@ afterAll(async () => {
   await new Promise((res) => listener?.close(res))
   await rm(rootSecret, { force: true })
   if (table.length > 0) {
-    if (slowed.length > 0) console.log(`stopped by the wall clock before their CPU limit (CPUs busy or slowed): ${slowed.join(', ')}`)
+    if (slowed.length > 0) console.log(`stopped by the wall clock before their CPU or memory limit (CPUs busy or slowed): ${slowed.join(', ')}`)
     console.log(table.map((t) => `${t.attack.padEnd(44)} ${t.file.padEnd(22)} ${t.status.padEnd(14)} ${t.limit.padEnd(10)} ${t.ms} ms`).join('\n'))
   }
   await stopAll()
