@@ -24,7 +24,7 @@ import type { JobSpec } from '../exec/types.ts'
 import { createHost, type Host } from '../node/host.ts'
 import { Channel } from '../node/wire.ts'
 import { MAX_STREAMS, PROTOCOL_SESSION, PROTOCOL_STATUS } from '../node/protocols.ts'
-import { Session } from '../node/link.ts'
+import { Sessions } from '../node/link.ts'
 import { sessionEventSchema, statusSchema, type ClientRequest, type JobEvent, type JobResult, type SessionEvent, type SessionRequest, type Status } from '../node/schemas.ts'
 import { parseNodeAddr } from './addr.ts'
 
@@ -54,9 +54,7 @@ export class JobError extends Error {
   override name = 'JobError'
 }
 
-type ClientSession = Session<SessionEvent, SessionRequest>
-
-interface Target { addr: Multiaddr, peer?: PeerId, connecting?: Promise<PeerId>, session?: Promise<ClientSession> }
+interface Target { addr: Multiaddr, peer?: PeerId, connecting?: Promise<PeerId> }
 
 export class MeshClient {
   readonly host: Host
@@ -64,6 +62,8 @@ export class MeshClient {
   private current = 0
   private readonly dialTimeoutMs: number
   private readonly failoverMs: number
+  /** One session per node, keyed by its address, opened with its first job. */
+  private readonly sessions = new Sessions<SessionEvent, SessionRequest>(async (addr) => await this.open(this.targetAt(addr), PROTOCOL_SESSION), sessionEventSchema)
 
   private constructor (host: Host, addr: Multiaddr, init: ClientInit) {
     this.host = host
@@ -168,9 +168,7 @@ export class MeshClient {
         const from = target.addr.toString()
         this.current = (this.current + 1) % this.targets.length
         target.peer = undefined
-        const session = target.session
-        target.session = undefined
-        session?.then((x) => { x.close() }, () => {})
+        this.sessions.drop(from, err instanceof Error ? err : new Error(String(err)))
         // Went round every known node: give them a moment (one may restart).
         if (tried % this.targets.length === 0) await new Promise((resolve) => setTimeout(resolve, 500))
         opts.onFailover?.({ from, to: this.addr.toString(), error: err instanceof Error ? err.message : String(err) })
@@ -178,29 +176,15 @@ export class MeshClient {
     }
   }
 
-  /** The session with this node: opened on first use, shared by every job sent there. */
-  private async session (target: Target): Promise<ClientSession> {
-    const open = target.session
-    if (open !== undefined) {
-      const s = await open.catch(() => undefined)
-      if (s?.open === true) return s
-      if (target.session === open) target.session = undefined
-    }
-    target.session ??= (async () => {
-      const stream = await this.open(target, PROTOCOL_SESSION)
-      const s: ClientSession = new Session<SessionEvent, SessionRequest>(target.addr.toString(), stream, sessionEventSchema, () => {
-        if (target.session === opening) target.session = undefined
-      })
-      return s
-    })()
-    const opening = target.session
-    opening.catch(() => { if (target.session === opening) target.session = undefined })
-    return await opening
+  private targetAt (addr: string): Target {
+    const t = this.targets.find((x) => x.addr.toString() === addr)
+    if (t === undefined) throw new ConnectError(`no node ${addr} known`)
+    return t
   }
 
   private async follow (target: Target, req: ClientRequest, onEvent: (e: JobEvent) => void, signal: AbortSignal | undefined, onSent: () => void): Promise<JobResult> {
     signal?.throwIfAborted()
-    const session = await this.session(target)
+    const session = await this.sessions.get(target.addr.toString(), signal)
     // The node was reached: from here on the job may exist there, and a retry
     // (same id) attaches to it. Failing to send still retries elsewhere.
     onSent()

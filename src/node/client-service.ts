@@ -40,16 +40,10 @@ export class ClientService {
     if (req === null) { await ch.close(); return }
     const taken = this.take(req)
     if ('refused' in taken) { await refuse(ch, taken.refused); return }
-    // Events are written in order; a client that goes away only stops its own feed.
-    let failed = false
-    let sending: Promise<void> = Promise.resolve()
-    const send = (e: JobEvent): void => {
-      sending = sending.then(async () => { if (!failed) await ch.write(e) }).catch(() => { failed = true })
-    }
+    const out = new InOrder(ch)
     const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
-    await this.follow(taken.job, taken.attached, send, closed)
-    await sending
-    if (!failed) await ch.close()
+    await this.follow(taken.job, taken.attached, (e) => { out.send(e) }, closed)
+    await out.close()
   }
 
   /**
@@ -62,11 +56,8 @@ export class ClientService {
   async onSession (stream: Stream): Promise<void> {
     const ch = new Channel<SessionRequest, SessionEvent>(stream, sessionRequestSchema)
     const following = new Map<number, () => void>()
-    let failed = false
-    let sending: Promise<void> = Promise.resolve()
-    const send = (r: number, e: JobEvent): void => {
-      sending = sending.then(async () => { if (!failed) await ch.write({ r, e }) }).catch(() => { failed = true })
-    }
+    const out = new InOrder(ch)
+    const send = (r: number, e: JobEvent): void => { out.send({ r, e }) }
     try {
       for (;;) {
         const req = await ch.read()
@@ -87,8 +78,7 @@ export class ClientService {
     } finally {
       for (const stop of following.values()) stop()
     }
-    await sending
-    if (!failed) await ch.close()
+    await out.close()
   }
 
   /** A submit or an attach: the job it names, or why not. */
@@ -127,6 +117,30 @@ export class ClientService {
     } catch (err) {
       ch.abort(err instanceof Error ? err : new Error(String(err)))
     }
+  }
+}
+
+/**
+ * Writes messages in order, each after the last has gone out; a client that
+ * goes away (a write fails) only stops its own feed.
+ */
+class InOrder<T> {
+  private readonly ch: Channel<unknown, T>
+  private sending: Promise<void> = Promise.resolve()
+  private failed = false
+
+  constructor (ch: Channel<unknown, T>) {
+    this.ch = ch
+  }
+
+  send (msg: T): void {
+    this.sending = this.sending.then(async () => { if (!this.failed) await this.ch.write(msg) }).catch(() => { this.failed = true })
+  }
+
+  /** Once everything has been written, half-closes the stream (unless it failed). */
+  async close (): Promise<void> {
+    await this.sending
+    if (!this.failed) await this.ch.close()
   }
 }
 

@@ -120,21 +120,20 @@ export class LoadGossip {
     // it changed, every FULL_EVERY reports, and when a peer joins.
     const stat = JSON.stringify(STATIC_REPORT_KEYS.map((k) => report[k]))
     const full = this.fullNext || stat !== this.lastStatic || ++this.sinceFull >= FULL_EVERY
-    let wire: WireReport & { id?: string } = report
     if (full) {
       this.fullPublished++
       this.lastStatic = stat
       this.sinceFull = 0
       this.fullNext = false
-    } else {
-      const light: Record<string, unknown> = { ...report }
-      for (const k of STATIC_REPORT_KEYS) delete light[k]
-      wire = light as WireReport
     }
-    const { id: _author, ...sent } = wire as Record<string, unknown>
+    // The author is the signer; light reports leave out the static parts;
+    // neither carries fields at their idle values (receivers fill them in).
+    const sent: Record<string, unknown> = { ...report }
+    delete sent.id
+    if (!full) for (const k of STATIC_REPORT_KEYS) delete sent[k]
     for (const [k, idle] of Object.entries(IDLE_REPORT)) {
       const v = sent[k]
-      if (v === idle || (Array.isArray(v) && Array.isArray(idle) && v.length === 0 && idle.length === 0)) delete sent[k]
+      if (v === idle || (Array.isArray(idle) && Array.isArray(v) && v.length === 0)) delete sent[k]
     }
     const data = encoder.encode(JSON.stringify(sent))
     this.published++

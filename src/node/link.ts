@@ -105,43 +105,48 @@ export class Session<Ev extends { r: number }, Req extends { r: number }> {
 
 export type LinkSession = Session<LinkEvent, LinkRequest>
 
-/** This node's open links, one per peer; a closed one is replaced on next use. */
-export class Links {
-  private readonly host: Host
-  private readonly sessions = new Map<string, Promise<LinkSession>>()
-  /** Links opened since start (for guards and benchmarks). */
+/**
+ * Open sessions by key (a peer, a node address), one each: opened on first
+ * use, shared by every request, replaced on the next use once closed.
+ */
+export class Sessions<Ev extends { r: number }, Req extends { r: number }> {
+  private readonly openStream: (key: string) => Promise<Stream>
+  private readonly events: ZodType<Ev>
+  private readonly sessions = new Map<string, Promise<Session<Ev, Req>>>()
+  /** Sessions opened since start (for guards and benchmarks). */
   opened = 0
 
-  constructor (host: Host) {
-    this.host = host
+  constructor (openStream: (key: string) => Promise<Stream>, events: ZodType<Ev>) {
+    this.openStream = openStream
+    this.events = events
   }
 
-  async get (peer: string, signal: AbortSignal): Promise<LinkSession> {
-    let s = this.sessions.get(peer)
+  async get (key: string, signal?: AbortSignal): Promise<Session<Ev, Req>> {
+    let s = this.sessions.get(key)
     if (s !== undefined) {
       const ready = await raceSignal(s, signal)
       if (ready.open) return ready
-      if (this.sessions.get(peer) === s) this.sessions.delete(peer)
+      if (this.sessions.get(key) === s) this.sessions.delete(key)
     }
-    s = this.sessions.get(peer)
+    s = this.sessions.get(key)
     if (s === undefined) {
       const opening = (async () => {
-        const stream = await this.host.dialProtocol(peerIdFromString(peer), PROTOCOL_LINK, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        const stream = await this.openStream(key)
         this.opened++
-        return new Session<LinkEvent, LinkRequest>(peer, stream, linkEventSchema, () => { if (this.sessions.get(peer) === opening) this.sessions.delete(peer) })
+        return new Session<Ev, Req>(key, stream, this.events, () => { if (this.sessions.get(key) === opening) this.sessions.delete(key) })
       })()
-      opening.catch(() => { if (this.sessions.get(peer) === opening) this.sessions.delete(peer) })
-      this.sessions.set(peer, opening)
+      opening.catch(() => { if (this.sessions.get(key) === opening) this.sessions.delete(key) })
+      this.sessions.set(key, opening)
       s = opening
     }
     return await raceSignal(s, signal)
   }
 
-  /** Fail the link to this peer (it went silent): what waits on it is told at once. */
-  drop (peer: string, err: Error): void {
-    const s = this.sessions.get(peer)
+  /** Fail the session with this key (its peer went silent, or failed): what waits on it is told at once. */
+  drop (key: string, err: Error): void {
+    const s = this.sessions.get(key)
     if (s === undefined) return
-    this.sessions.delete(peer)
+    this.sessions.delete(key)
     s.then((x) => { x.close(err) }, () => {})
   }
 
@@ -151,7 +156,15 @@ export class Links {
   }
 }
 
-async function raceSignal<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+/** This node's open links, one per peer. */
+export class Links extends Sessions<LinkEvent, LinkRequest> {
+  constructor (host: Host) {
+    super(async (peer) => await host.dialProtocol(peerIdFromString(peer), PROTOCOL_LINK, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }), linkEventSchema)
+  }
+}
+
+async function raceSignal<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return await p
   signal.throwIfAborted()
   let onAbort: (() => void) | undefined
   try {
