@@ -9,8 +9,8 @@
  * (an atomic mkdir). A uid listed in /etc/passwd, or with processes and no
  * stale meshrun claim, belongs to someone else and is skipped.
  */
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
-import { mkdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { closeSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs'
+import { mkdir, readFile, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { UidPoolError } from './errors.ts'
 
@@ -20,10 +20,15 @@ function sleep (ms: number): Promise<void> {
   return new Promise((res) => setTimeout(res, ms))
 }
 
-/** Start time (clock ticks since boot) of a process, or undefined when it is gone. */
-async function startTime (pid: number | 'self'): Promise<string | undefined> {
+/**
+ * Start time (clock ticks since boot) of a process, or undefined when it is
+ * gone. Synchronous, like everything done under the mutex: a /proc read
+ * takes microseconds, and an await on a machine busy starting 30 nodes
+ * could wait many milliseconds for its turn while the others queue.
+ */
+function startTime (pid: number | 'self'): string | undefined {
   try {
-    const s = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return s.slice(s.lastIndexOf(')') + 2).split(' ')[19]
   } catch {
     return undefined
@@ -146,29 +151,37 @@ export async function claimUids (opts: ClaimOptions): Promise<UidLease> {
   const span = opts.span ?? 4096
   await mkdir(dirname(dir), { recursive: true, mode: 0o755 })
   await mkdir(dir, { recursive: true, mode: 0o700 })
-  const me = `${process.pid} ${(await startTime('self')) ?? '0'}\n`
+  const me = `${process.pid} ${startTime('self') ?? '0'}\n`
+  const reserved = await passwdUids()
+  const candidates = new Set<number>()
+  for (let u = opts.base; u < opts.base + span; u++) if (!reserved.has(u)) candidates.add(u)
+  // The /proc scan (the slow part) runs before the mutex: only a claim's
+  // holder starts processes under a uid, and a live claim is skipped below
+  // whatever the scan saw; leftovers of a dead holder were there before.
+  // With the scan inside, 30 nodes starting at once queued on the mutex
+  // past its deadline.
+  const procs = await processesOf(candidates)
   const taken = await withMutex(dir, async () => {
-    const reserved = await passwdUids()
-    const candidates = new Set<number>()
-    for (let u = opts.base; u < opts.base + span; u++) if (!reserved.has(u)) candidates.add(u)
-    const procs = await processesOf(candidates)
+    const claimed = new Set(readdirSync(dir))
     const got: number[] = []
     for (const uid of candidates) {
       if (got.length >= opts.count) break
       const file = join(dir, String(uid))
       let stale = false
-      try {
-        const [pid, start] = (await readFile(file, 'utf8')).trim().split(' ')
-        const alive = pid !== undefined && /^\d+$/.test(pid) && (await startTime(Number(pid))) === start
-        if (alive) continue
-        stale = true
-      } catch { /* no claim */ }
+      if (claimed.has(String(uid))) {
+        try {
+          const [pid, start] = readFileSync(file, 'utf8').trim().split(' ')
+          const alive = pid !== undefined && /^\d+$/.test(pid) && startTime(Number(pid)) === start
+          if (alive) continue
+          stale = true
+        } catch { /* released meanwhile: no claim */ }
+      }
       const pids = procs.get(uid) ?? []
       if (pids.length > 0) {
         if (!stale) continue // someone else's uid
         for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
       }
-      await writeFile(file, me)
+      writeFileSync(file, me)
       got.push(uid)
     }
     return got
