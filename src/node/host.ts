@@ -14,6 +14,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
 import { MAX_STREAMS } from './protocols.ts'
 import { coalescing } from './coalesce.ts'
+import { windowUpdatesAtHalf } from './yamux-window.ts'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 
 export interface HostInit {
@@ -55,6 +56,8 @@ export async function createHost (init: HostInit): Promise<Host> {
       idontwantMinDataSize: 1 << 20,
     })
   }
+  // A window update once half the window is used, not after every frame (yamux-window.ts).
+  windowUpdatesAtHalf()
   return await createLibp2p({
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
     addresses: { listen: init.listen },

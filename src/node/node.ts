@@ -182,6 +182,9 @@ export class MeshNode {
       cluster: this.cluster,
       intervalMs: () => reportInterval(reportMs, this.membership.up.length + 1),
       makeReport: () => this.report(),
+      // Quiet once settled: while peers join or leave, or no master is
+      // known, reports carry news (peers to connect to, terms) at full rate.
+      idle: () => !this.busy() && this.election.master !== null && Date.now() - this.membershipChangedAt >= PEER_EXCHANGE_MS,
       onReport: (r) => { this.membership.onReport(r, Date.now()) },
       log: this.log,
     })
