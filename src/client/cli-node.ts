@@ -44,8 +44,17 @@ export interface NodeFlags {
   retireIdle?: string
 }
 
+/**
+ * Set by `meshrun up` for its nodes: stop when stdin closes (up is gone,
+ * however it died). Read once and removed, so that nothing this node starts
+ * (an autoscaled worker) inherits it.
+ */
+export const STOP_WITH_STDIN = 'MESHRUN_STOP_WITH_STDIN'
+
 export async function nodeCommand (flags: NodeFlags): Promise<number> {
   const log = createLogger('meshrun')
+  const stopWithStdin = process.env[STOP_WITH_STDIN] === '1'
+  delete process.env[STOP_WITH_STDIN]
   const port = flags.port === undefined ? DEFAULT_PORT : int(flags.port, '--port', 0, 65535)
   const http = httpOptions(flags)
   const node = await MeshNode.create({
@@ -93,13 +102,20 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
   }
   log.info(`node ${node.id} ready, max ${status.maxJobs} jobs at once`)
 
-  // Until a signal, or (a spawned worker) until it has drained after its idle time.
+  // Until a signal, or (a spawned worker) until it has drained after its
+  // idle time, or (started by `meshrun up`) until its stdin closes.
   const why = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => { resolve('SIGINT') })
     process.once('SIGTERM', () => { resolve('SIGTERM') })
     void node.retired.then(() => { resolve('retired') })
+    if (stopWithStdin) {
+      const gone = (): void => { resolve('stdin closed: the `meshrun up` that started it is gone') }
+      process.stdin.once('end', gone).once('error', gone).once('close', gone).resume()
+    }
   })
   log.info(why === 'retired' ? 'retiring: drained after its idle time, stopping' : `stopping (${why})`)
+  // An open stdin would keep the process alive once the node has stopped.
+  if (stopWithStdin) process.stdin.destroy()
   await gateway?.stop()
   await node.stop()
   return 0

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { UsageError } from './errors.ts'
+import { STOP_WITH_STDIN } from './cli-node.ts'
 
 export interface UpFlags {
   n: string
@@ -51,7 +52,9 @@ export async function upCommand (flags: UpFlags): Promise<number> {
     if (flags.cluster !== undefined) args.push('--cluster', flags.cluster)
     if (flags.dataRoot !== undefined) args.push('--data', join(flags.dataRoot, `node-${p}`))
     if (flags.key !== undefined) args.push('--key', flags.key)
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    // The node stops when its stdin closes: if `up` is killed outright
+    // (SIGKILL, a crash), the kernel closes the pipe and no node outlives it.
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, [STOP_WITH_STDIN]: '1' } })
     children.push(child)
     const tag = `\x1b[${COLORS[i % COLORS.length]}m[node ${p}]\x1b[0m `
     for (const s of [child.stdout!, child.stderr!]) {

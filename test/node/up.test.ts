@@ -1,7 +1,8 @@
 /**
  * `meshrun up`: a Ctrl-C stops every node it started, cleanly, even when the
  * signal reaches it twice (from the terminal and from bin/meshrun.js, which
- * passes signals on), and it waits for them before it exits.
+ * passes signals on), and it waits for them before it exits. And when up
+ * itself is killed outright, its nodes stop too (their stdin closes).
  */
 import { afterAll, expect, test } from 'vitest'
 import { spawn } from 'node:child_process'
@@ -44,5 +45,24 @@ test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', a
     if (stopped) return
     up.kill('SIGKILL')
     for (const m of out.matchAll(/"pid":(\d+)/g)) { try { process.kill(Number(m[1]), 'SIGKILL') } catch { /* gone */ } }
+  }
+})
+
+test('a SIGKILLed up leaves no node running: each stops when its stdin closes', async () => {
+  const port = await freePort()
+  const up = spawn(NODE, [BIN, 'up', '-n', '2', '--port', String(port), '--data-root', await tempDir()], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  up.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const readyLines = (): string[] => out.split('\n').filter((l) => /ready, max \d+ jobs/.test(l))
+  let pids: number[] = []
+  try {
+    await waitFor(async () => (readyLines().length >= 2 ? true : undefined), 30_000, 'both nodes ready')
+    pids = readyLines().map((l) => Number(/"pid":(\d+)/.exec(l)?.[1]))
+    expect(pids.every(alive)).toBe(true)
+    up.kill('SIGKILL')
+    await waitFor(async () => (pids.every((p) => !alive(p)) ? true : undefined), 15_000, 'up\'s nodes to stop after up was killed')
+  } finally {
+    up.kill('SIGKILL')
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
   }
 })
