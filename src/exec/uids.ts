@@ -161,9 +161,10 @@ export async function claimUids (opts: ClaimOptions): Promise<UidLease> {
   // With the scan inside, 30 nodes starting at once queued on the mutex
   // past its deadline.
   const procs = await processesOf(candidates)
-  const taken = await withMutex(dir, async () => {
+  const { got: taken, tookOver } = await withMutex(dir, async () => {
     const claimed = new Set(readdirSync(dir))
     const got: number[] = []
+    const tookOver: number[] = []
     for (const uid of candidates) {
       if (got.length >= opts.count) break
       const file = join(dir, String(uid))
@@ -174,6 +175,7 @@ export async function claimUids (opts: ClaimOptions): Promise<UidLease> {
           const alive = pid !== undefined && /^\d+$/.test(pid) && startTime(Number(pid)) === start
           if (alive) continue
           stale = true
+          tookOver.push(uid)
         } catch { /* released meanwhile: no claim */ }
       }
       const pids = procs.get(uid) ?? []
@@ -184,8 +186,15 @@ export async function claimUids (opts: ClaimOptions): Promise<UidLease> {
       writeFileSync(file, me)
       got.push(uid)
     }
-    return got
+    return { got, tookOver }
   })
+  // A holder that died after the scan may have left processes it started
+  // since: look again under the uids taken over from dead holders (ours now).
+  if (tookOver.length > 0) {
+    for (const pids of (await processesOf(new Set(tookOver))).values()) {
+      for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+    }
+  }
   const release = async (): Promise<void> => {
     await Promise.all(taken.map(async (uid) => {
       const file = join(dir, String(uid))

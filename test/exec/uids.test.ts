@@ -8,7 +8,7 @@
  */
 import { afterAll, expect, test } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { claimUids } from '../../src/exec/uids.ts'
 import { cleanup, tempDir } from './helpers.ts'
@@ -64,4 +64,20 @@ test('a dead holder\'s claim is taken over; a live holder\'s is skipped', async 
   expect(await readFile(join(lockDir, String(BASE + 1)), 'utf8')).toMatch(new RegExp(`^${process.pid} `))
   await next.release()
   await mine.release()
+})
+
+if (process.getuid?.() !== 0) console.log('uid takeover test skipped: starting a process under another uid needs root')
+test.skipIf(process.getuid?.() !== 0)('taking over a dead holder\'s uid kills what it left running under it', async () => {
+  const lockDir = join(await tempDir(), 'uids')
+  const uid = BASE + 10
+  const left = spawn('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', 'sleep', '60'], { stdio: 'ignore' })
+  children.push(left)
+  const gone = new Promise((resolve) => left.once('exit', (_code, signal) => { resolve(signal) }))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await mkdir(lockDir, { recursive: true })
+  await writeFile(join(lockDir, String(uid)), `${2 ** 22 + 1} 12345\n`)
+  const lease = await claimUids({ base: uid, count: 1, lockDir, span: 4 })
+  expect(lease.uids).toEqual([uid])
+  expect(await gone).toBe('SIGKILL')
+  await lease.release()
 })
