@@ -9,6 +9,7 @@ import { startGateway, type Gateway } from '../node/http/index.ts'
 import { isLoopback } from '../node/http/auth.ts'
 import { keyFileFrom } from '../node/cluster-key.ts'
 import { SPAWNED_PRIORITY } from '../node/spawner.ts'
+import { weighNode } from '../exec/cgroups.ts'
 import type { AutoscaleOptions } from '../node/autoscaler.ts'
 import { resolve } from 'node:path'
 
@@ -57,11 +58,12 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
   delete process.env[STOP_WITH_STDIN]
   const port = flags.port === undefined ? DEFAULT_PORT : int(flags.port, '--port', 0, 65535)
   const http = httpOptions(flags)
+  const maxJobs = flags.maxJobs === undefined ? 2 : int(flags.maxJobs, '--max-jobs', 1, 1024)
   const node = await MeshNode.create({
     port,
     ...(flags.listen !== undefined && flags.listen.length > 0 ? { listen: flags.listen } : {}),
     ...(flags.data === undefined ? {} : { dataDir: flags.data }),
-    maxJobs: flags.maxJobs === undefined ? 2 : int(flags.maxJobs, '--max-jobs', 1, 1024),
+    maxJobs,
     ...(flags.maxCpu === undefined ? {} : { maxCpu: int(flags.maxCpu, '--max-cpu', 1, 100) }),
     ...(flags.maxMem === undefined ? {} : { maxMem: int(flags.maxMem, '--max-mem', 1, 100) }),
     ...(flags.langs === undefined ? {} : { langs: flags.langs.split(',').map((s) => s.trim()).filter((s) => s !== '') }),
@@ -78,6 +80,8 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     ...autoscaleFrom(flags),
     log,
   })
+  // The node's own CPU weight: as much as its jobs together (cgroups.ts, root only).
+  const unweigh = await weighNode(maxJobs)
   await node.start()
   let gateway: Gateway | undefined
   if (http !== undefined) {
@@ -85,6 +89,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
       gateway = await startGateway(node, { ...http, log })
     } catch (err) {
       await node.stop()
+      unweigh?.()
       throw err
     }
   }
@@ -118,6 +123,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
   if (stopWithStdin) process.stdin.destroy()
   await gateway?.stop()
   await node.stop()
+  unweigh?.()
   return 0
 }
 

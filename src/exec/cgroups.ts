@@ -16,8 +16,10 @@
  * that many, jobs compete with the machine's other programs as before (a
  * lower weight, or one group for the jobs of all the nodes on a machine,
  * starved them into their wall-clock limits whenever anything else was
- * busy), but 50 of them weigh as 4 on 2 cores, and the node (which needs
- * little) gets its CPU when it needs it. The scheduler is
+ * busy), but 50 of them weigh as 4 on 2 cores. The node process itself
+ * sits in a group of its own that weighs as much as its jobs together
+ * (weighNode, from `meshrun node`): it needs little, and gets it at once.
+ * The scheduler is
  * work-conserving: nothing is left idle. Each job, in its own subgroup, gets
  * an equal part of the group however many processes it starts. Where
  * cpuacct shares the cpu hierarchy, it lives in the same groups.
@@ -68,7 +70,7 @@ function pruneCpuGroups (mount: string): void {
   let entries: string[]
   try { entries = readdirSync(mount) } catch { return }
   for (const e of entries) {
-    const m = /^meshrun-(\d+)$/.exec(e)
+    const m = /^meshrun-(\d+)(-node)?$/.exec(e)
     if (m === null || alive(Number(m[1]))) continue
     const dir = join(mount, e)
     try {
@@ -86,6 +88,43 @@ function alive (pid: number): boolean {
 export function releaseCpuGroup (support: CgroupSupport): void {
   if (support.cpu === null) return
   try { rmdirSync(join(support.cpu, nodeCpuGroup())) } catch { /* busy or gone */ }
+}
+
+/**
+ * The node process's own weight (cpu controller, root only): the node moves
+ * itself into a group of its own, `meshrun-<pid>-node`, that weighs as much
+ * as its jobs together (jobsCpuShares). Alone at the top it weighed one
+ * ordinary program against its jobs' up to two per core: with 50 orphans
+ * starting after a master died, a survivor got a fifth of a core and its
+ * event loop lagged 100–400 ms, just when it had to notice the death and
+ * elect. It uses little CPU, so the weight costs the jobs nothing unless
+ * the node is busy. Returns the undo (back to the root group), or null
+ * when there is no writable cpu controller.
+ */
+export async function weighNode (slots: number): Promise<(() => void) | null> {
+  if (process.getuid?.() !== 0) return null
+  let info: string
+  try { info = await readFile('/proc/self/mountinfo', 'utf8') } catch { return null }
+  for (const line of info.split('\n')) {
+    const [pre, post] = line.split(' - ')
+    const [fstype, , superOpts] = post?.split(' ') ?? []
+    const mount = pre?.split(' ')[4]
+    if (fstype !== 'cgroup' || mount === undefined || !(superOpts?.split(',').includes('cpu') ?? false)) continue
+    const dir = join(mount, `${nodeCpuGroup()}-node`)
+    try {
+      mkdirSync(dir, { recursive: true })
+      writeFileSync(join(dir, 'cpu.shares'), String(jobsCpuShares(slots)))
+      writeFileSync(join(dir, 'cgroup.procs'), String(process.pid))
+    } catch {
+      try { rmdirSync(dir) } catch { /* not made */ }
+      return null
+    }
+    return () => {
+      try { writeFileSync(join(mount, 'cgroup.procs'), String(process.pid)) } catch { /* stays */ }
+      try { rmdirSync(dir) } catch { /* a child of ours is still in it */ }
+    }
+  }
+  return null
 }
 
 /** Finds v1 controllers in /proc/self/mountinfo and checks that we can make groups there. */
