@@ -103,46 +103,45 @@ export function releaseCpuGroup (support: CgroupSupport): void {
  */
 export async function weighNode (slots: number): Promise<(() => void) | null> {
   if (process.getuid?.() !== 0) return null
+  const mount = (await v1Mounts()).get('cpu')?.[0]
+  if (mount === undefined) return null
+  const dir = join(mount, `${nodeCpuGroup()}-node`)
+  try {
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'cpu.shares'), String(jobsCpuShares(slots)))
+    writeFileSync(join(dir, 'cgroup.procs'), String(process.pid))
+  } catch {
+    try { rmdirSync(dir) } catch { /* not made */ }
+    return null
+  }
+  return () => {
+    try { writeFileSync(join(mount, 'cgroup.procs'), String(process.pid)) } catch { /* stays */ }
+    try { rmdirSync(dir) } catch { /* a child of ours is still in it */ }
+  }
+}
+
+/** Where each cgroup v1 controller we use is mounted, in /proc/self/mountinfo's order. */
+export async function v1Mounts (): Promise<Map<Controller, string[]>> {
+  const out = new Map<Controller, string[]>()
   let info: string
-  try { info = await readFile('/proc/self/mountinfo', 'utf8') } catch { return null }
+  try { info = await readFile('/proc/self/mountinfo', 'utf8') } catch { return out }
   for (const line of info.split('\n')) {
     const [pre, post] = line.split(' - ')
     const [fstype, , superOpts] = post?.split(' ') ?? []
     const mount = pre?.split(' ')[4]
-    if (fstype !== 'cgroup' || mount === undefined || !(superOpts?.split(',').includes('cpu') ?? false)) continue
-    const dir = join(mount, `${nodeCpuGroup()}-node`)
-    try {
-      mkdirSync(dir, { recursive: true })
-      writeFileSync(join(dir, 'cpu.shares'), String(jobsCpuShares(slots)))
-      writeFileSync(join(dir, 'cgroup.procs'), String(process.pid))
-    } catch {
-      try { rmdirSync(dir) } catch { /* not made */ }
-      return null
-    }
-    return () => {
-      try { writeFileSync(join(mount, 'cgroup.procs'), String(process.pid)) } catch { /* stays */ }
-      try { rmdirSync(dir) } catch { /* a child of ours is still in it */ }
-    }
+    if (fstype !== 'cgroup' || superOpts === undefined || mount === undefined) continue
+    const opts = superOpts.split(',')
+    for (const c of CONTROLLERS) if (opts.includes(c)) out.set(c, [...(out.get(c) ?? []), mount])
   }
-  return null
+  return out
 }
 
-/** Finds v1 controllers in /proc/self/mountinfo and checks that we can make groups there. */
+/** Finds v1 controllers and checks that we can make groups there (the first mount of each that lets us). */
 export async function probeCgroups (slots = 1): Promise<CgroupSupport> {
   const support: CgroupSupport = { memory: null, pids: null, cpuacct: null, cpu: null, memsw: false }
   if (process.getuid?.() !== 0) return support
-  let info: string
-  try { info = await readFile('/proc/self/mountinfo', 'utf8') } catch { return support }
-  for (const line of info.split('\n')) {
-    const [pre, post] = line.split(' - ')
-    if (pre === undefined || post === undefined) continue
-    const [fstype, , superOpts] = post.split(' ')
-    if (fstype !== 'cgroup' || superOpts === undefined) continue
-    const mount = pre.split(' ')[4]
-    if (mount === undefined) continue
-    const opts = superOpts.split(',')
-    for (const c of CONTROLLERS) {
-      if (!opts.includes(c) || support[c] !== null) continue
+  for (const [c, mounts] of await v1Mounts()) {
+    for (const mount of mounts) {
       try {
         if (c === 'cpu') {
           pruneCpuGroups(mount)
@@ -152,6 +151,7 @@ export async function probeCgroups (slots = 1): Promise<CgroupSupport> {
           mkdirSync(join(mount, GROUP), { recursive: true })
         }
         support[c] = mount
+        break
       } catch { /* read-only or not permitted */ }
     }
   }

@@ -10,22 +10,12 @@ import { afterAll, expect, test } from 'vitest'
 import { existsSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { jobsCpuShares } from '../../src/exec/cgroups.ts'
+import { jobsCpuShares, v1Mounts } from '../../src/exec/cgroups.ts'
 import { startNode, stopAll, stopProc } from '../helpers/procs.ts'
 
 afterAll(stopAll)
 
-/** The cpu controller's v1 mount, if there is one. */
-function cpuMount (): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ')
-    const [fstype, , opts] = post?.split(' ') ?? []
-    if (fstype === 'cgroup' && (opts?.split(',').includes('cpu') ?? false)) return pre?.split(' ')[4]
-  }
-  return undefined
-}
-
-const mount = cpuMount()
+const mount = (await v1Mounts()).get('cpu')?.[0]
 const why = process.getuid?.() !== 0 ? 'it needs root' : mount === undefined ? 'no cgroup v1 cpu controller here' : null
 if (why !== null) console.log(`node CPU weight test skipped: ${why}`)
 
