@@ -29,7 +29,10 @@ export interface ElectionConfig {
  * Tuned for a LAN or loopback (round trips of a few ms): when the master's
  * death is reported, the highest survivor crowns itself at once and the
  * others follow within a round trip; a lost message costs at most one
- * timeout (25–100 ms), so a new master is agreed well within 250 ms.
+ * timeout (25–100 ms), so a new master is agreed well within 250 ms. On a
+ * loaded machine the adapter (src/node/election.ts) stretches these waits by
+ * the process's recent event-loop lag: answers come late there as timers do,
+ * and fixed 25/100 ms waits crowned masters on timeouts, term after term.
  */
 export const DEFAULT_ELECTION_CONFIG: ElectionConfig = Object.freeze({
   startupDelayMs: 500,

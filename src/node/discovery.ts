@@ -6,12 +6,19 @@
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from './peer-ids.ts'
 import type { PeerInfo } from '@libp2p/interface'
 import type { Host } from './host.ts'
 import type { Logger } from './log.ts'
 
 const FORGET_MS = 10 * 60_000
+/**
+ * How long a dial may take, the Noise handshake included. A node busy with
+ * many joiners at once (30 started together on two cores) took longer than
+ * the 3 s this used to be: the joiners gave up and dialled again a second
+ * later, and the handshakes it had half done were lost work.
+ */
+export const DIAL_TIMEOUT_MS = 10_000
 
 export interface DiscoveryInit {
   host: Host
@@ -83,16 +90,16 @@ export class Discovery {
   }
 
   private connected (id: string): boolean {
-    try { return this.init.host.getConnections(peerIdFromString(id)).length > 0 } catch { return false }
+    try { return this.init.host.getConnections(peerIdOf(id)).length > 0 } catch { return false }
   }
 
   private async dialPeer (id: string, addrs: Multiaddr[]): Promise<void> {
     if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.connected(id)) return
     this.dialing.add(id)
     try {
-      const peer = peerIdFromString(id)
+      const peer = peerIdOf(id)
       if (addrs.length > 0) await this.init.host.peerStore.merge(peer, { multiaddrs: addrs })
-      await this.init.host.dial(peer, { signal: AbortSignal.timeout(3000) })
+      await this.init.host.dial(peer, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       this.init.log.debug(`connected to ${id}`)
     } catch (err) {
       this.init.log.debug(`dial ${id} failed: ${String(err)}`)
@@ -114,7 +121,7 @@ export class Discovery {
       if (known !== undefined && this.connected(known)) continue
       if (this.dialing.has(key)) continue
       this.dialing.add(key)
-      this.init.host.dial(addr, { signal: AbortSignal.timeout(3000) })
+      this.init.host.dial(addr, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
         .then((conn) => { this.bootPeers.set(key, conn.remotePeer.toString()) })
         .catch((err: unknown) => { this.init.log.debug(`bootstrap ${key}: ${String(err)}`) })
         .finally(() => { this.dialing.delete(key) })

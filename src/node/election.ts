@@ -3,7 +3,7 @@
  * timers: election messages travel on /meshrun/election (one small stream
  * per message), peers come and go with membership, reports feed conflicts.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from './peer-ids.ts'
 import type { Stream } from '@libp2p/interface'
 import { z } from 'zod'
 import {
@@ -22,6 +22,26 @@ const wireSchema = z.object({
 })
 type Wire = z.infer<typeof wireSchema>
 
+/** The most a wait for a peer is stretched by lag (see `lag`). */
+const MAX_SLACK_MS = 1500
+
+/**
+ * How late a periodic timer runs (event-loop lag), from its own ticks: the
+ * worst lateness lately, decaying by a fifth per tick. Costs nothing of its
+ * own (it rides a timer the node has anyway).
+ */
+export class LagGauge {
+  private last = 0
+  private worst = 0
+
+  tick (now: number, every: number): void {
+    if (this.last > 0) this.worst = Math.max(now - this.last - every, this.worst * 0.8, 0)
+    this.last = now
+  }
+
+  get ms (): number { return this.worst }
+}
+
 export interface ElectionChange {
   role: Role
   master: string | null
@@ -36,6 +56,8 @@ export interface ElectionDriverInit {
   config?: Partial<ElectionConfig>
   /** Peers considered live (for broadcast). */
   livePeers: () => Iterable<string>
+  /** How late this process's timers have run lately, in ms (a loaded machine); election waits stretch by it. */
+  lag?: () => number
   onChange: (change: ElectionChange) => void
   log: Logger
 }
@@ -44,6 +66,8 @@ export class ElectionDriver {
   private state: ElectionState
   private readonly init: ElectionDriverInit
   private readonly timers = new Map<TimerName, NodeJS.Timeout>()
+  /** Bumped when a timer is set or cancelled: a firing deferred past I/O checks it is still the current one. */
+  private readonly gens = new Map<TimerName, number>()
   private waiters: Array<() => void> = []
   private stopped = false
   /** Elections this node has seen complete (for metrics). */
@@ -115,13 +139,25 @@ export class ElectionDriver {
         break
       case 'setTimer': {
         clearTimeout(this.timers.get(a.name))
-        const t = setTimeout(() => { this.timers.delete(a.name); this.feed({ type: 'timer', name: a.name }) }, a.ms)
+        const gen = (this.gens.get(a.name) ?? 0) + 1
+        this.gens.set(a.name, gen)
+        // Waits for peers stretch by this process's recent lag: on a loaded
+        // machine answers come late as timers do, and 30 nodes on two cores
+        // crowned a master per timeout, term after term.
+        const ms = a.name === 'startup' ? a.ms : a.ms + Math.min(MAX_SLACK_MS, 2 * (this.init.lag?.() ?? 0))
+        const t = setTimeout(() => {
+          this.timers.delete(a.name)
+          // A timer late by a stall runs before the sockets are read: read
+          // what already arrived (an ANSWER, a COORDINATOR) before deciding.
+          setImmediate(() => { if (this.gens.get(a.name) === gen) this.feed({ type: 'timer', name: a.name }) })
+        }, ms)
         this.timers.set(a.name, t)
         break
       }
       case 'cancelTimer':
         clearTimeout(this.timers.get(a.name))
         this.timers.delete(a.name)
+        this.gens.set(a.name, (this.gens.get(a.name) ?? 0) + 1)
         break
       case 'becameMaster':
         this.elections++
@@ -146,7 +182,7 @@ export class ElectionDriver {
   private send (to: string, msg: ElectionMessage): void {
     const wire: Wire = { ...msg, priority: this.init.self.priority }
     void (async () => {
-      const stream = await this.init.host.dialProtocol(peerIdFromString(to), PROTOCOL_ELECTION, { signal: AbortSignal.timeout(2000) })
+      const stream = await this.init.host.dialProtocol(peerIdOf(to), PROTOCOL_ELECTION, { signal: AbortSignal.timeout(2000) })
       const ch = new Channel<never, Wire>(stream, z.never())
       await ch.write(wire)
       await ch.close()

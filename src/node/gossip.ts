@@ -4,23 +4,23 @@
  *
  * Every node connects to every other (discovery dials each peer it learns
  * of), so a report published to all topic peers (gossipsub's flood publish)
- * already reaches everyone: forwarding every report through the mesh on top
- * only multiplied the traffic (each node re-sent each report to ~6 peers
- * that already had it). So reports are read in the topic validator and
- * forwarded only when that spreads news: the first reports of a peer just
- * heard and one in FORWARD_EVERY otherwise. While membership changes, each
- * report also names the peers its sender hears (`peers`), so nodes that
- * joined through different bootstrap peers learn of each other and connect.
+ * reaches everyone directly, and nothing is relayed: a report is heard only
+ * from its author. That is what lets reports go unsigned (gossipsub's
+ * StrictNoSign, set in host.ts): the connection a report arrives on is
+ * Noise-authenticated, so the validator takes a report only from the node it
+ * names. A signature per report (and its check at every receiver, with the
+ * copies relaying added) was the largest single cost of an idle node, and
+ * worse for a loaded one. While membership changes, and for a peer that
+ * just connected, full reports name the peers their sender hears (`peers`),
+ * so nodes that joined through different bootstrap peers learn of each
+ * other and connect.
  *
- * Reports are signed by their sender (gossipsub's default), whoever relays
- * them, and describe their signer: they do not name it again.
- *
- * Bytes: an idle node's light report is ~50 bytes of JSON (fields at their
- * idle values are left out), and gossipsub's envelope (author, sequence
- * number, signature, topic) ~150 more. Gossip about messages (IHAVE to
- * peers outside the mesh, IDONTWANT for large ones) is turned off in
- * host.ts: each report reaches every peer directly, and a lost one is
- * replaced by the next an interval later.
+ * Bytes: an idle node's light report is ~100 bytes of JSON (its author's id
+ * and the fields not at their idle values), and gossipsub's envelope (topic,
+ * protobuf framing) a few more. Gossip about messages (IHAVE to peers outside
+ * the mesh, IDONTWANT for large ones) is turned off in host.ts: each report
+ * reaches every peer directly, and a lost one is replaced by the next an
+ * interval later.
  */
 import { TopicValidatorResult, type GossipSub, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
@@ -28,10 +28,10 @@ import { IDLE_REPORT, STATIC_REPORT_KEYS, wireReportSchema, type LoadReport, typ
 import type { Logger } from './log.ts'
 
 export const MAX_REPORT_BYTES = 16 * 1024
-/** Besides news, one report of a peer in this many is forwarded (a slow repair of missed news). */
-export const FORWARD_EVERY = 20
-/** A peer's reports are news (forwarded) for this long after it is first heard. */
-export const NEWS_MS = 3000
+/** At most one report out of turn per this long for peers that just subscribed; later joiners wait for the next (see onSubscription). */
+export const JOINER_GAP_MS = 250
+const JOINER_RETRY_MS = 50
+const JOINER_RETRIES = 5
 /** One report in this many is full (with the static parts: languages, limits, addresses…); the others are light. */
 export const FULL_EVERY = 4
 
@@ -39,7 +39,7 @@ export const FULL_EVERY = 4
  * The report interval for a cluster of `size` nodes: `base` (500 ms) up to
  * 10 nodes, then growing so that each node hears about REPORTS_PER_S reports
  * a second whatever the size (at most 2 s). Every report costs each receiver
- * decryption, a signature check and parsing: at a fixed 500 ms, 30 nodes on
+ * decryption and parsing: at a fixed 500 ms, 30 nodes on
  * two cores spent all their CPU listening to each other. The price: a silent
  * node is noticed after 4 intervals, 2 s up to 10 nodes, 6 s at 30.
  */
@@ -65,10 +65,11 @@ export interface LoadGossipInit {
   cluster: string
   /** The interval before the next report (asked again each time). */
   intervalMs: () => number
-  makeReport: () => Omit<LoadReport, 'seq' | 'v' | 'cluster' | 'every'>
+  /** `joiner`: this report goes out for a peer that just subscribed (it should name the peers heard). */
+  makeReport: (joiner: boolean) => Omit<LoadReport, 'seq' | 'v' | 'cluster' | 'every'>
   /** Nothing running, queued or in hand here: reports may go out at half the rate (IDLE_EVERY). */
   idle: () => boolean
-  /** A report, signed by the node it describes. */
+  /** A report, received from the node it describes. */
   onReport: (report: LoadReport) => void
   log: Logger
 }
@@ -77,7 +78,7 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export function topicFor (cluster: string): string {
-  return `/meshrun/${cluster}/load/1`
+  return `/meshrun/${cluster}/load/2`
 }
 
 export class LoadGossip {
@@ -86,8 +87,6 @@ export class LoadGossip {
   private seq = Date.now()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
-  /** When each peer was first heard directly, and how many of its reports came since. */
-  private readonly heard = new Map<string, { since: number, count: number }>()
   /** Each peer's last full report (light ones are completed from it), and when it last reported. */
   private readonly fulls = new Map<string, { report: LoadReport, at: number }>()
   /** The static parts last sent, reports since, and whether the next must be full anyway. */
@@ -117,18 +116,22 @@ export class LoadGossip {
   stop (): void {
     this.stopped = true
     clearTimeout(this.timer)
+    clearTimeout(this.joinerTimer)
     this.init.pubsub.removeEventListener('subscription-change', this.onSubscription)
     this.init.pubsub.topicValidators.delete(this.topic)
     try { this.init.pubsub.unsubscribe(this.topic) } catch {}
   }
 
-  /** Publish now (also called on role changes so peers learn at once); the next one follows an interval later. */
-  publish (): void {
+  /**
+   * Publish now (also called on role changes so peers learn at once); the
+   * next one follows an interval later. `reached` gets the peers it went to.
+   */
+  publish (joiner = false, reached?: (ids: Set<string>) => void): void {
     if (this.stopped) return
     clearTimeout(this.timer)
     const every = this.init.intervalMs()
     this.arm(every, 1)
-    const report: LoadReport = { v: 1, cluster: this.init.cluster, seq: ++this.seq, every, ...this.init.makeReport() }
+    const report: LoadReport = { v: 1, cluster: this.init.cluster, seq: ++this.seq, every, ...this.init.makeReport(joiner) }
     // Light reports leave out what rarely changes; a full one goes out when
     // it changed, every FULL_EVERY reports, and when a peer joins.
     const stat = JSON.stringify(STATIC_REPORT_KEYS.map((k) => report[k]))
@@ -139,11 +142,14 @@ export class LoadGossip {
       this.sinceFull = 0
       this.fullNext = false
     }
-    // The author is the signer; light reports leave out the static parts;
-    // neither carries fields at their idle values (receivers fill them in).
+    // Light reports leave out the static parts and the peers heard (a
+    // joiner gets a full one first); neither carries fields at their idle
+    // values (receivers fill them in).
     const sent: Record<string, unknown> = { ...report }
-    delete sent.id
-    if (!full) for (const k of STATIC_REPORT_KEYS) delete sent[k]
+    if (!full) {
+      for (const k of STATIC_REPORT_KEYS) delete sent[k]
+      delete sent.peers
+    }
     for (const [k, idle] of Object.entries(IDLE_REPORT)) {
       const v = sent[k]
       if (v === idle || (Array.isArray(idle) && Array.isArray(v) && v.length === 0)) delete sent[k]
@@ -152,7 +158,9 @@ export class LoadGossip {
     this.published++
     this.bytesOut += data.byteLength
     this.largest = Math.max(this.largest, data.byteLength)
-    this.init.pubsub.publish(this.topic, data).catch((err: unknown) => { this.init.log.debug(`gossip publish failed: ${String(err)}`) })
+    this.init.pubsub.publish(this.topic, data)
+      .then((r) => { reached?.(new Set(r.recipients.map((p) => p.toString()))) })
+      .catch((err: unknown) => { this.init.log.debug(`gossip publish failed: ${String(err)}`) })
   }
 
   /** The next report in an interval; an idle node lets IDLE_EVERY − 1 intervals pass without one. */
@@ -165,12 +173,47 @@ export class LoadGossip {
 
   /**
    * A peer subscribed to the topic (it just connected): it knows nothing of
-   * us yet, and light reports are useless to it, so a full one goes out now.
+   * us yet, and light reports are useless to it, so a full one naming the
+   * peers we hear (its way to the rest of the cluster) goes out now, or
+   * JOINER_GAP_MS after the last one that went out for a joiner (one report
+   * serves all who joined meanwhile). Every report goes to every peer: when 30 nodes joined
+   * at once, a full report per joiner from each node to all was a cost
+   * growing with the cube of the cluster, and it held two cores for a minute.
    */
   private readonly onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (!evt.detail.subscriptions.some((s) => s.subscribe && s.topic === this.topic)) return
+    this.joiners.set(evt.detail.peerId.toString(), 0)
     this.fullNext = true
-    this.publish()
+    this.forJoiners(JOINER_GAP_MS)
+  }
+
+  /** Peers that subscribed and have not had a full report yet, with the tries so far. */
+  private readonly joiners = new Map<string, number>()
+  private joinerTimer: NodeJS.Timeout | undefined
+  private lastForJoiner = 0
+
+  /**
+   * A full report for the joiners, `gap` after the last one. A joiner's
+   * subscription can arrive before our own stream to it is open; gossipsub
+   * then leaves it out, so it is tried again shortly (JOINER_RETRIES times).
+   */
+  private forJoiners (gap: number): void {
+    if (this.joinerTimer !== undefined || this.joiners.size === 0 || this.stopped) return
+    const go = (): void => {
+      this.joinerTimer = undefined
+      this.lastForJoiner = Date.now()
+      const waiting = [...this.joiners]
+      this.publish(true, (reached) => {
+        for (const [id, tries] of waiting) {
+          if (reached.has(id) || tries >= JOINER_RETRIES) this.joiners.delete(id)
+          else if (this.joiners.get(id) === tries) this.joiners.set(id, tries + 1)
+        }
+        this.forJoiners(JOINER_RETRY_MS)
+      })
+    }
+    const wait = this.lastForJoiner + gap - Date.now()
+    if (wait <= 0) go()
+    else this.joinerTimer = setTimeout(go, wait)
   }
 
   /** A peer joined: send it our full report with the next one. */
@@ -178,36 +221,32 @@ export class LoadGossip {
     this.fullNext = true
   }
 
-  /** A peer disconnected: its next reports are news again. */
-  forget (id: string): void {
-    this.heard.delete(id)
-  }
-
   private prune (now: number): void {
     for (const [id, f] of this.fulls) {
-      if (now - f.at > FORGET_FULL_MS) { this.fulls.delete(id); this.heard.delete(id) }
+      if (now - f.at > FORGET_FULL_MS) this.fulls.delete(id)
     }
   }
 
+  /**
+   * Reads a report and hands it on. Never Accept: gossipsub would relay it,
+   * and reports are only taken from their author (see the top of this file).
+   */
   private validate (source: PeerId, msg: Message): TopicValidatorResult {
-    // `source` relayed it; the signature says who wrote it.
-    if (msg.data.byteLength > MAX_REPORT_BYTES) return TopicValidatorResult.Reject
+    if (msg.data.byteLength > MAX_REPORT_BYTES || msg.type !== 'unsigned') return TopicValidatorResult.Reject
     let value: unknown
     try { value = JSON.parse(decoder.decode(msg.data)) } catch { return TopicValidatorResult.Reject }
     const parsed = wireReportSchema.safeParse(value)
-    if (!parsed.success || (parsed.data.cluster !== undefined && parsed.data.cluster !== this.init.cluster)) {
-      this.init.log.debug(`ignored a malformed load report from ${source.toString()}`)
+    if (!parsed.success || (parsed.data.cluster !== undefined && parsed.data.cluster !== this.init.cluster) || parsed.data.id !== source.toString()) {
+      this.init.log.debug(`ignored a malformed or relayed load report from ${source.toString()}`)
       return TopicValidatorResult.Reject
     }
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    const wire = { ...parsed.data, id: msg.from.toString() }
+    const wire = parsed.data
     let report: LoadReport
     const now = Date.now()
     if (isFull(wire)) {
       report = wire
       const known = this.fulls.get(wire.id)
       if (known === undefined) this.prune(now)
-      // A full report relayed late must not undo a newer one.
       if (known === undefined || wire.seq > known.report.seq) this.fulls.set(wire.id, { report: wire, at: now })
     } else {
       // A light report of a peer whose full report has not come yet: its next full one will.
@@ -219,19 +258,13 @@ export class LoadGossip {
       report = merged as LoadReport
     }
     this.init.onReport(report)
-    let h = this.heard.get(report.id)
-    if (h === undefined) {
-      h = { since: now, count: 0 }
-      this.heard.set(report.id, h)
-    }
-    h.count++
-    return now - h.since < NEWS_MS || h.count % FORWARD_EVERY === 0 ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+    return TopicValidatorResult.Ignore
   }
 }
 
 /** Peers silent this long are forgotten (autoscaled workers come and go with new ids). */
 const FORGET_FULL_MS = 10 * 60_000
 
-function isFull (r: WireReport & { id: string }): r is LoadReport {
+function isFull (r: WireReport): r is LoadReport {
   return STATIC_REPORT_KEYS.every((k) => k === 'spawnedBy' || k === 'master' || k === 'every' || r[k] !== undefined)
 }

@@ -10,11 +10,13 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
 import { MAX_STREAMS } from './protocols.ts'
 import { coalescing } from './coalesce.ts'
+import { DIAL_TIMEOUT_MS } from './discovery.ts'
 import { windowUpdatesAtHalf } from './yamux-window.ts'
+import { parallelOutboundStreams } from './gossip-streams.ts'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 
 export interface HostInit {
@@ -40,6 +42,9 @@ export async function createHost (init: HostInit): Promise<Host> {
     services.pubsub = gossipsub({
       allowPublishToZeroTopicPeers: true,
       emitSelf: false,
+      // Reports are not relayed, so their author is the authenticated peer
+      // they arrive from: no signature to make and check (gossip.ts).
+      globalSignaturePolicy: StrictNoSign,
       // gossipsub scores down peers that share an IP address beyond 10 (a
       // defence against sybils on open networks): in a private cluster (the
       // key decides who joins) several nodes per machine, or a lab behind
@@ -58,7 +63,7 @@ export async function createHost (init: HostInit): Promise<Host> {
   }
   // A window update once half the window is used, not after every frame (yamux-window.ts).
   windowUpdatesAtHalf()
-  return await createLibp2p({
+  const host = await createLibp2p({
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
     addresses: { listen: init.listen },
     // One writev per tick per connection instead of a write per Noise chunk (coalesce.ts).
@@ -69,7 +74,8 @@ export async function createHost (init: HostInit): Promise<Host> {
     // first is acknowledged: a client submitting many jobs at once does that.
     streamMuxers: [yamux({ maxEarlyStreams: 1000, maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })],
     connectionManager: {
-      addressDialTimeout: 3000,
+      // Each address of a peer gets as long as a whole dial (discovery.ts).
+      addressDialTimeout: DIAL_TIMEOUT_MS,
       // libp2p's default lets one host open 5 connections a second: a lab or
       // CI runner behind one address submits far more than that.
       inboundConnectionThreshold: 500,
@@ -88,4 +94,7 @@ export async function createHost (init: HostInit): Promise<Host> {
       : { enabled: false },
     services,
   }) as Host
+  // Outbound gossip streams open in parallel and are retried (gossip-streams.ts).
+  if (host.services.pubsub !== undefined) parallelOutboundStreams(host.services.pubsub, (peer) => host.getConnections(peer))
+  return host
 }

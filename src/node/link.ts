@@ -10,7 +10,7 @@
  * or broke the protocol), every request still waiting on it is told, and the
  * next request opens a new link.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from './peer-ids.ts'
 import type { Stream } from '@libp2p/interface'
 import type { Host } from './host.ts'
 import type { ZodType } from 'zod'
@@ -159,7 +159,7 @@ export class Sessions<Ev extends { r: number }, Req extends { r: number }> {
 /** This node's open links, one per peer. */
 export class Links extends Sessions<LinkEvent, LinkRequest> {
   constructor (host: Host) {
-    super(async (peer) => await host.dialProtocol(peerIdFromString(peer), PROTOCOL_LINK, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }), linkEventSchema)
+    super(async (peer) => await host.dialProtocol(peerIdOf(peer), PROTOCOL_LINK, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }), linkEventSchema)
   }
 }
 

@@ -21,7 +21,7 @@ import { LoadMonitor } from './load.ts'
 import { LoadGossip, reportInterval } from './gossip.ts'
 import { Membership } from './membership.ts'
 import { Discovery } from './discovery.ts'
-import { ElectionDriver, type ElectionChange } from './election.ts'
+import { ElectionDriver, LagGauge, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
 import { ClientService } from './client-service.ts'
 import { MAX_PEERS_IN_REPORT, type LoadReport, type NodeStatus, type Status } from './schemas.ts'
@@ -75,8 +75,10 @@ export const DEFAULT_PORT = 7700
 export const KEEP_RESULTS_MS = 10 * 60_000
 /** For this long after membership changes, reports name the peers their sender hears. */
 const PEER_EXCHANGE_MS = 5000
-/** A joining node stands for election once no new peer came up for this long. */
+/** A joining node stands for election once no new peer came up for this long (and it heard the master its peers follow)… */
 const SETTLE_MS = 400
+/** …or after this long at most. */
+const SETTLE_MAX_MS = 8000
 
 export class MeshNode {
   readonly host: Host
@@ -103,6 +105,8 @@ export class MeshNode {
   private readonly maxMem: number
   private readonly priority: number
   private sweeper: NodeJS.Timeout | undefined
+  /** Event-loop lag, measured on the sweeper's ticks (stretches election waits). */
+  private readonly lag = new LagGauge()
   private idleTimer: NodeJS.Timeout | undefined
   /** False once the node drains: it takes no new jobs, finishes what it runs. */
   accepting = true
@@ -139,6 +143,7 @@ export class MeshNode {
       host,
       self: { priority: this.priority, id: self },
       livePeers: () => this.membership.up.map((m) => m.id),
+      lag: () => this.lag.ms,
       onChange: (c) => { this.onElection(c) },
       log: this.log,
     })
@@ -181,7 +186,7 @@ export class MeshNode {
       pubsub: host.services.pubsub!,
       cluster: this.cluster,
       intervalMs: () => reportInterval(reportMs, this.membership.up.length + 1),
-      makeReport: () => this.report(),
+      makeReport: (joiner) => this.report(joiner),
       // Quiet once settled: while peers join or leave, or no master is
       // known, reports carry news (peers to connect to, terms) at full rate.
       idle: () => !this.busy() && this.election.master !== null && Date.now() - this.membershipChangedAt >= PEER_EXCHANGE_MS,
@@ -271,32 +276,39 @@ export class MeshNode {
     h.addEventListener('peer:disconnect', (evt) => {
       const id = evt.detail.toString()
       this.membership.onDisconnect(id)
-      this.gossip.forget(id)
       this.election.peerDown(id)
     })
     this.discovery.start()
     await h.start()
-    // A node told of peers (--peer) waits until it has heard them and the
-    // peers they name (no new one for SETTLE_MS; at most 3 s) before it
-    // stands for election: standing with a partial view, alone or with a few,
-    // only crowns masters that the next peer heard unseats, term after term.
+    // A node told of peers (--peer) waits until it has heard them, the
+    // peers they name, and the master they follow (no new peer for
+    // SETTLE_MS and every named master heard; at most SETTLE_MAX_MS) before
+    // it stands for election: standing with a partial view, alone or with a
+    // few, only crowns masters that the next peer heard unseats, term after
+    // term (30 nodes joining a loaded machine together did that for minutes).
     if ((this.init.peers ?? []).length > 0) {
       await this.election.listen()
       const settled = new Promise<void>((resolve) => {
         let quiet: NodeJS.Timeout | undefined
+        const check = (): void => { if (this.mastersHeard()) resolve(); else quiet = setTimeout(check, SETTLE_MS) }
         this.membership.on('up', () => {
           clearTimeout(quiet)
-          quiet = setTimeout(resolve, SETTLE_MS)
+          quiet = setTimeout(check, SETTLE_MS)
         })
       })
-      void Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 3000))]).then(() => { this.election.begin() })
+      void Promise.race([settled, new Promise((resolve) => setTimeout(resolve, SETTLE_MAX_MS))]).then(() => { this.election.begin() })
     } else {
       await this.election.start()
     }
     this.gossip.start()
     this.autoscaler?.start()
     const reportMs = this.init.reportIntervalMs ?? 500
-    this.sweeper = setInterval(() => { this.membership.sweep(Date.now()) }, Math.max(50, reportMs / 2))
+    const sweepMs = Math.max(50, reportMs / 2)
+    this.sweeper = setInterval(() => {
+      const now = Date.now()
+      this.lag.tick(now, sweepMs)
+      this.membership.sweep(now)
+    }, sweepMs)
     // Resume what an earlier run of this node accepted and did not finish.
     for (const result of this.recovered.finished) this.entry.restore(result)
     for (const spec of this.recovered.pending) this.entry.submit(spec)
@@ -304,6 +316,11 @@ export class MeshNode {
     if (this.init.retireIdleMs !== undefined) {
       this.idleTimer = setInterval(() => { this.checkIdle() }, Math.min(1000, Math.max(100, this.init.retireIdleMs / 4)))
     }
+  }
+
+  /** Every master that a peer heard names (in its report) is heard here too. */
+  private mastersHeard (): boolean {
+    return this.membership.up.every((m) => m.report.master == null || m.report.master === this.id || this.membership.members.get(m.report.master)?.up === true)
   }
 
   /** Take no new jobs; finish what runs; then `retired` resolves. */
@@ -409,7 +426,7 @@ export class MeshNode {
     this.gossip.publish()
   }
 
-  private report (): Omit<LoadReport, 'seq' | 'v' | 'cluster' | 'every'> {
+  private report (joiner: boolean): Omit<LoadReport, 'seq' | 'v' | 'cluster' | 'every'> {
     return {
       id: this.id,
       priority: this.priority,
@@ -429,7 +446,7 @@ export class MeshNode {
       jobs: this.worker.jobs.map((j) => j.id),
       addrs: this.addrs,
       version: VERSION,
-      ...(Date.now() - this.membershipChangedAt < PEER_EXCHANGE_MS ? { peers: this.membership.up.slice(0, MAX_PEERS_IN_REPORT).map((m) => ({ id: m.id, addrs: m.report.addrs.slice(0, 2) })) } : {}),
+      ...(joiner || Date.now() - this.membershipChangedAt < PEER_EXCHANGE_MS ? { peers: this.membership.up.slice(0, MAX_PEERS_IN_REPORT).map((m) => ({ id: m.id, addrs: m.report.addrs.slice(0, 2) })) } : {}),
     }
   }
 

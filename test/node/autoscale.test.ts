@@ -169,6 +169,8 @@ test('the master dies: the next one adopts its spawned worker (counted toward it
   const { jobs, results, client } = await runAll(b, 12, 1000)
   try {
     const worker = await waitFor(async () => (await statusWith(a)).autoscale?.spawned[0], 30_000, 'a spawned worker', 100)
+    // The worker has joined the cluster (b hears it: reports are not relayed, so b hears it once they are connected).
+    await waitFor(async () => ((await statusWith(b)).nodes.some((n) => n.id === worker.id && n.up) ? true : undefined), 10_000, 'b to hear the spawned worker', 50)
     a.proc.kill('SIGKILL')
     const adopted = await waitFor(async () => {
       const s = await statusWith(b)
