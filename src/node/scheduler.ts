@@ -163,7 +163,9 @@ export class Scheduler {
       const capable = views.filter((v) => v.languages.includes(item.req.language))
       const avoid = item.req.avoid ?? []
       const preferred = capable.filter((v) => !avoid.includes(v.id))
-      const best = pickBest(preferred.length > 0 ? preferred : capable, taken, this.lastGrant)
+      // Nodes where the job's attempt was lost come last, not never: a job
+      // waiting for the others while one of them sits free never moved.
+      const best = pickBest(preferred, taken, this.lastGrant) ?? pickBest(capable, taken, this.lastGrant)
       if (best === undefined) {
         i++
         continue

@@ -169,8 +169,13 @@ test('the master dies: the next one adopts its spawned worker (counted toward it
   const { jobs, results, client } = await runAll(b, 12, 1000)
   try {
     const worker = await waitFor(async () => (await statusWith(a)).autoscale?.spawned[0], 30_000, 'a spawned worker', 100)
-    // The worker has joined the cluster (b hears it: reports are not relayed, so b hears it once they are connected).
-    await waitFor(async () => ((await statusWith(b)).nodes.some((n) => n.id === worker.id && n.up) ? true : undefined), 10_000, 'b to hear the spawned worker', 50)
+    // The worker has joined the cluster: b hears it and it hears b (reports
+    // are not relayed, so each hears the other once they are connected).
+    const addr = await waitFor(async () => (await statusWith(b)).nodes.find((n) => n.id === worker.id && n.up)?.addrs[0], 10_000, 'b to hear the spawned worker', 50)
+    await waitFor(async () => {
+      const c = await MeshClient.connect({ node: addr, failoverMs: 0 })
+      try { return (await c.status()).nodes.some((n) => n.id === b.id && n.up) ? true : undefined } finally { await c.close() }
+    }, 10_000, 'the spawned worker to hear b', 50)
     a.proc.kill('SIGKILL')
     const adopted = await waitFor(async () => {
       const s = await statusWith(b)
