@@ -30,9 +30,6 @@ interface Internals {
 const RETRIES = 3
 const REPAIR_MS = 2000
 
-/** Openings started by the replacement queue (for tests). */
-export let outboundOpenings = 0
-
 export function parallelOutboundStreams (pubsub: GossipSub, connections: (peer: PeerId) => Connection[]): void {
   const g = pubsub as unknown as Partial<Internals>
   if (typeof g.createOutboundStream !== 'function' || typeof g.outboundInflightQueue?.push !== 'function' ||
@@ -46,7 +43,6 @@ export function parallelOutboundStreams (pubsub: GossipSub, connections: (peer: 
     const id = o.peerId.toString()
     if (opening.has(id)) return
     opening.add(id)
-    outboundOpenings++
     gs.createOutboundStream(o.peerId, o.connection).catch(() => {}).finally(() => {
       opening.delete(id)
       if (gs.streamsOutbound.has(id) || !gs.peers.has(id) || o.connection.status !== 'open' || !gs.isStarted() || attempt >= RETRIES) return

@@ -288,15 +288,24 @@ export class MeshNode {
     // term (30 nodes joining a loaded machine together did that for minutes).
     if ((this.init.peers ?? []).length > 0) {
       await this.election.listen()
-      const settled = new Promise<void>((resolve) => {
+      void new Promise<void>((resolve) => {
         let quiet: NodeJS.Timeout | undefined
-        const check = (): void => { if (this.mastersHeard()) resolve(); else quiet = setTimeout(check, SETTLE_MS) }
-        this.membership.on('up', () => {
+        let done = false
+        const settle = (): void => {
+          if (done) return
+          done = true
           clearTimeout(quiet)
-          quiet = setTimeout(check, SETTLE_MS)
+          clearTimeout(longest)
+          resolve()
+        }
+        const check = (): void => { if (this.mastersHeard()) settle(); else if (!done) quiet = setTimeout(check, SETTLE_MS).unref() }
+        const longest = setTimeout(settle, SETTLE_MAX_MS).unref()
+        this.membership.on('up', () => {
+          if (done) return
+          clearTimeout(quiet)
+          quiet = setTimeout(check, SETTLE_MS).unref()
         })
-      })
-      void Promise.race([settled, new Promise((resolve) => setTimeout(resolve, SETTLE_MAX_MS))]).then(() => { this.election.begin() })
+      }).then(() => { this.election.begin() })
     } else {
       await this.election.start()
     }
