@@ -107,8 +107,7 @@ export async function weighNode (slots: number): Promise<(() => void) | null> {
   if (mount === undefined) return null
   const dir = join(mount, `${nodeCpuGroup()}-node`)
   try {
-    mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, 'cpu.shares'), String(jobsCpuShares(slots)))
+    weighedGroup(mount, `${nodeCpuGroup()}-node`, slots)
     writeFileSync(join(dir, 'cgroup.procs'), String(process.pid))
   } catch {
     try { rmdirSync(dir) } catch { /* not made */ }
@@ -118,6 +117,12 @@ export async function weighNode (slots: number): Promise<(() => void) | null> {
     try { writeFileSync(join(mount, 'cgroup.procs'), String(process.pid)) } catch { /* stays */ }
     try { rmdirSync(dir) } catch { /* a child of ours is still in it */ }
   }
+}
+
+/** Makes (or keeps) cpu group `name` under `mount`, weighing as much as `slots` jobs (jobsCpuShares); throws where not permitted. */
+function weighedGroup (mount: string, name: string, slots: number): void {
+  mkdirSync(join(mount, name), { recursive: true })
+  writeFileSync(join(mount, name, 'cpu.shares'), String(jobsCpuShares(slots)))
 }
 
 /** Where each cgroup v1 controller we use is mounted, in /proc/self/mountinfo's order. */
@@ -145,8 +150,7 @@ export async function probeCgroups (slots = 1): Promise<CgroupSupport> {
       try {
         if (c === 'cpu') {
           pruneCpuGroups(mount)
-          mkdirSync(join(mount, nodeCpuGroup()), { recursive: true })
-          writeFileSync(join(mount, nodeCpuGroup(), 'cpu.shares'), String(jobsCpuShares(slots)))
+          weighedGroup(mount, nodeCpuGroup(), slots)
         } else {
           mkdirSync(join(mount, GROUP), { recursive: true })
         }

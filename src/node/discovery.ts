@@ -8,17 +8,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdOf } from './peer-ids.ts'
 import type { PeerInfo } from '@libp2p/interface'
-import type { Host } from './host.ts'
+import { DIAL_TIMEOUT_MS, type Host } from './host.ts'
 import type { Logger } from './log.ts'
 
 const FORGET_MS = 10 * 60_000
-/**
- * How long a dial may take, the Noise handshake included. A node busy with
- * many joiners at once (30 started together on two cores) took longer than
- * the 3 s this used to be: the joiners gave up and dialled again a second
- * later, and the handshakes it had half done were lost work.
- */
-export const DIAL_TIMEOUT_MS = 10_000
 
 export interface DiscoveryInit {
   host: Host

@@ -14,7 +14,6 @@ import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
 import { MAX_STREAMS } from './protocols.ts'
 import { coalescing } from './coalesce.ts'
-import { DIAL_TIMEOUT_MS } from './discovery.ts'
 import { windowUpdatesAtHalf } from './yamux-window.ts'
 import { parallelOutboundStreams } from './gossip-streams.ts'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
@@ -29,6 +28,15 @@ export interface HostInit {
   /** The cluster's pre-shared key (pnet): peers without it cannot connect. */
   psk?: Uint8Array
 }
+
+/**
+ * How long a dial to a cluster peer may take, the Noise handshake included
+ * (discovery's dials, and libp2p's per address). A node busy with many
+ * joiners at once (30 started together on two cores) took longer than the
+ * 3 s this used to be: the joiners gave up and dialled again a second
+ * later, and the handshakes it had half done were lost work.
+ */
+export const DIAL_TIMEOUT_MS = 10_000
 
 export type Host = Libp2p<{ pubsub?: GossipSub, mdns?: PeerDiscovery }>
 
@@ -74,7 +82,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     // first is acknowledged: a client submitting many jobs at once does that.
     streamMuxers: [yamux({ maxEarlyStreams: 1000, maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })],
     connectionManager: {
-      // Each address of a peer gets as long as a whole dial (discovery.ts).
+      // Each address of a peer gets as long as a whole dial.
       addressDialTimeout: DIAL_TIMEOUT_MS,
       // libp2p's default lets one host open 5 connections a second: a lab or
       // CI runner behind one address submits far more than that.
