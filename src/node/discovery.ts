@@ -1,8 +1,15 @@
 /**
  * Finding peers: mDNS answers (libp2p does not dial discovered peers by
- * itself; when both sides of a pair dial at once, libp2p keeps one
- * connection and drops the other before it is used), `--peer` bootstrap addresses redialled until connected, and the
+ * itself), `--peer` bootstrap addresses redialled until connected, and the
  * addresses peers gossip, so every node ends up connected to every other.
+ *
+ * One connection per pair: both nodes of a pair usually hear of each other
+ * at the same moment (the same report, the same mDNS round), and when both
+ * dial, libp2p keeps both connections: 10 nodes started together had ~16
+ * connections each instead of 9, each with its own handshake, identify
+ * exchange and pings. So of two peers that heard of each other, the one
+ * with the smaller id dials at once and the other only if still
+ * unconnected DEFER_MS later (a peer it cannot be reached from, say).
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -12,6 +19,8 @@ import { DIAL_TIMEOUT_MS, type Host } from './host.ts'
 import type { Logger } from './log.ts'
 
 const FORGET_MS = 10 * 60_000
+/** How long the node with the larger id of a pair leaves the dialling to the other (see the top of this file). */
+export const DEFER_MS = 3000
 
 export interface DiscoveryInit {
   host: Host
@@ -60,9 +69,10 @@ export class Discovery {
   /** A peer we heard of (gossip, election): connect if not connected yet. */
   learn (id: string, addrs: string[]): void {
     if (id === this.init.host.peerId.toString()) return
-    // Every report names its sender's addresses: most times nothing is new.
+    // Every report names its sender's addresses: most times nothing is new
+    // (and a known peer that is not connected is redialled every second).
     const key = addrs.join(' ')
-    if (this.lastAddrs.get(id) === key && this.connected(id)) return
+    if (this.lastAddrs.get(id) === key && this.known.has(id)) return
     this.lastAddrs.set(id, key)
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
@@ -86,8 +96,17 @@ export class Discovery {
     try { return this.init.host.getConnections(peerIdOf(id)).length > 0 } catch { return false }
   }
 
+  /**
+   * Leave the dialling to the peer: ours is the larger id, and we heard of
+   * it (or lost it) less than DEFER_MS ago.
+   */
+  private defers (id: string): boolean {
+    const k = this.known.get(id)
+    return k !== undefined && this.init.host.peerId.toString() > id && Date.now() - k.seen < DEFER_MS
+  }
+
   private async dialPeer (id: string, addrs: Multiaddr[]): Promise<void> {
-    if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.connected(id)) return
+    if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.defers(id) || this.connected(id)) return
     this.dialing.add(id)
     try {
       const peer = peerIdOf(id)
@@ -105,7 +124,7 @@ export class Discovery {
     const now = Date.now()
     for (const [id, k] of this.known) {
       if (this.connected(id)) { k.seen = now; continue }
-      if (now - k.seen > FORGET_MS) { this.known.delete(id); continue }
+      if (now - k.seen > FORGET_MS) { this.known.delete(id); this.lastAddrs.delete(id); continue }
       void this.dialPeer(id, k.addrs)
     }
     for (const addr of this.init.bootstrap) {

@@ -8,16 +8,17 @@
  * from its author. That is what lets reports go unsigned (gossipsub's
  * StrictNoSign, set in host.ts): the connection a report arrives on is
  * Noise-authenticated, so the validator takes a report only from the node it
- * names. A signature per report (and its check at every receiver, with the
+ * names (reports leave their author's id out: it is the sending peer). A signature per report (and its check at every receiver, with the
  * copies relaying added) was the largest single cost of an idle node, and
  * worse for a loaded one. While membership changes, and for a peer that
  * just connected, full reports name the peers their sender hears (`peers`),
  * so nodes that joined through different bootstrap peers learn of each
  * other and connect.
  *
- * Bytes: an idle node's light report is ~100 bytes of JSON (its author's id
- * and the fields not at their idle values), and gossipsub's envelope (topic,
- * protobuf framing) a few more. Gossip about messages (IHAVE to peers outside
+ * Bytes: an idle node's light report is ~50 bytes of JSON (the fields not
+ * at their idle values), and gossipsub's envelope (topic, protobuf framing)
+ * ~30 more; Noise and yamux add 30 per message. Every node sends one to
+ * every other, so these bytes are what an idle node costs the network. Gossip about messages (IHAVE to peers outside
  * the mesh, IDONTWANT for large ones) is turned off in host.ts: each report
  * reaches every peer directly, and a lost one is replaced by the next an
  * interval later.
@@ -32,8 +33,20 @@ export const MAX_REPORT_BYTES = 16 * 1024
 export const JOINER_GAP_MS = 250
 const JOINER_RETRY_MS = 50
 const JOINER_RETRIES = 5
-/** One report in this many is full (with the static parts: languages, limits, addresses…); the others are light. */
+/**
+ * One report in this many is full (with the static parts: languages,
+ * limits, addresses…); the others are light. A full report also goes out at
+ * once when those parts change and to every peer that joins, so the
+ * periodic one makes up for a lost one: light reports from a peer whose
+ * full report is missing are ignored until the next. While the cluster
+ * forms, that happens (30 nodes started at once on two cores, with a full
+ * report every 10 instead of 4, had not agreed on a master after 90 s: peers
+ * unknown for 30 s, and elections each time one turned up); once a node is
+ * idle and settled (see LoadGossipInit.idle), every FULL_EVERY_SETTLED-th
+ * report is enough, and it is most of an idle node's bytes.
+ */
 export const FULL_EVERY = 4
+export const FULL_EVERY_SETTLED = 10
 
 /**
  * The report interval for a cluster of `size` nodes: `base` (500 ms) up to
@@ -67,7 +80,7 @@ export interface LoadGossipInit {
   intervalMs: () => number
   /** `joiner`: this report goes out for a peer that just subscribed (it should name the peers heard). */
   makeReport: (joiner: boolean) => Omit<LoadReport, 'seq' | 'v' | 'cluster' | 'every'>
-  /** Nothing running, queued or in hand here: reports may go out at half the rate (IDLE_EVERY). */
+  /** Nothing running, queued or in hand here, a master known and no peer joined or left lately: reports may go out at half the rate (IDLE_EVERY), and fewer of them full (FULL_EVERY_SETTLED). */
   idle: () => boolean
   /** A report, received from the node it describes. */
   onReport: (report: LoadReport) => void
@@ -78,7 +91,7 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export function topicFor (cluster: string): string {
-  return `/meshrun/${cluster}/load/2`
+  return `/meshrun/${cluster}/load/3`
 }
 
 export class LoadGossip {
@@ -135,7 +148,7 @@ export class LoadGossip {
     // Light reports leave out what rarely changes; a full one goes out when
     // it changed, every FULL_EVERY reports, and when a peer joins.
     const stat = JSON.stringify(STATIC_REPORT_KEYS.map((k) => report[k]))
-    const full = this.fullNext || stat !== this.lastStatic || ++this.sinceFull >= FULL_EVERY
+    const full = this.fullNext || stat !== this.lastStatic || ++this.sinceFull >= (this.init.idle() ? FULL_EVERY_SETTLED : FULL_EVERY)
     if (full) {
       this.fullPublished++
       this.lastStatic = stat
@@ -146,6 +159,7 @@ export class LoadGossip {
     // joiner gets a full one first); neither carries fields at their idle
     // values (receivers fill them in).
     const sent: Record<string, unknown> = { ...report }
+    delete sent.id
     if (!full) {
       for (const k of STATIC_REPORT_KEYS) delete sent[k]
       delete sent.peers
@@ -236,11 +250,12 @@ export class LoadGossip {
     let value: unknown
     try { value = JSON.parse(decoder.decode(msg.data)) } catch { return TopicValidatorResult.Reject }
     const parsed = wireReportSchema.safeParse(value)
-    if (!parsed.success || (parsed.data.cluster !== undefined && parsed.data.cluster !== this.init.cluster) || parsed.data.id !== source.toString()) {
-      this.init.log.debug(`ignored a malformed or relayed load report from ${source.toString()}`)
+    const author = source.toString()
+    if (!parsed.success || (parsed.data.cluster !== undefined && parsed.data.cluster !== this.init.cluster) || (parsed.data.id !== undefined && parsed.data.id !== author)) {
+      this.init.log.debug(`ignored a malformed or relayed load report from ${author}`)
       return TopicValidatorResult.Reject
     }
-    const wire = parsed.data
+    const wire = { ...parsed.data, id: author }
     let report: LoadReport
     const now = Date.now()
     if (isFull(wire)) {

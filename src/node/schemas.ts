@@ -232,9 +232,10 @@ export const IDLE_REPORT = Object.freeze({ isMaster: false, running: 0, queue: 0
 /**
  * A report as sent: a full one, or a light one without the static parts,
  * and either without the fields whose values are those of IDLE_REPORT.
- * Both name their author (`id`): gossip.ts takes a report only from the peer it names.
+ * Neither names its author: it is the peer the report arrives from
+ * (gossip.ts; one that names anyone else is refused).
  */
-export const wireReportSchema = loadReportSchema.partial({ v: true, cluster: true, priority: true, master: true, maxJobs: true, maxCpu: true, maxMem: true, spawnedBy: true, languages: true, addrs: true, version: true, every: true }).extend({
+export const wireReportSchema = loadReportSchema.partial({ v: true, cluster: true, id: true, priority: true, master: true, maxJobs: true, maxCpu: true, maxMem: true, spawnedBy: true, languages: true, addrs: true, version: true, every: true }).extend({
   isMaster: loadReportSchema.shape.isMaster.default(IDLE_REPORT.isMaster),
   running: loadReportSchema.shape.running.default(IDLE_REPORT.running),
   queue: loadReportSchema.shape.queue.default(IDLE_REPORT.queue),
