@@ -9,7 +9,10 @@
  * connections each instead of 9, each with its own handshake, identify
  * exchange and pings. So of two peers that heard of each other, the one
  * with the smaller id dials at once and the other only if still
- * unconnected DEFER_MS later (a peer it cannot be reached from, say).
+ * unconnected DEFER_MS later: the smaller may have heard of it later (a
+ * joiner learns the cluster's peers from its bootstrap peer's first report,
+ * and they learn of the joiner from that peer's next, ~500 ms later), or
+ * be unable to reach it.
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -20,7 +23,7 @@ import type { Logger } from './log.ts'
 
 const FORGET_MS = 10 * 60_000
 /** How long the node with the larger id of a pair leaves the dialling to the other (see the top of this file). */
-export const DEFER_MS = 3000
+export const DEFER_MS = 1000
 
 export interface DiscoveryInit {
   host: Host
@@ -43,6 +46,9 @@ export class Discovery {
    */
   private readonly known = new Map<string, { addrs: Multiaddr[], seen: number }>()
   private readonly lastAddrs = new Map<string, string>()
+  /** Peers whose dial waits for DEFER_MS to pass (see `defers`). */
+  private readonly deferred = new Set<string>()
+  private stopped = false
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     this.remember(evt.detail.id.toString(), evt.detail.multiaddrs)
     void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
@@ -61,13 +67,17 @@ export class Discovery {
   }
 
   stop (): void {
+    this.stopped = true
     clearInterval(this.timer)
     this.init.host.removeEventListener('peer:discovery', this.onDiscovery)
     this.init.host.services.mdns?.removeEventListener('peer', this.onDiscovery)
   }
 
-  /** A peer we heard of (gossip, election): connect if not connected yet. */
-  learn (id: string, addrs: string[]): void {
+  /**
+   * A peer we heard of (gossip, a grant): connect if not connected yet.
+   * Resolves once its addresses are in the peer store.
+   */
+  async learn (id: string, addrs: string[]): Promise<void> {
     if (id === this.init.host.peerId.toString()) return
     // Every report names its sender's addresses: most times nothing is new
     // (and a known peer that is not connected is redialled every second).
@@ -77,7 +87,15 @@ export class Discovery {
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
     this.remember(id, parsed)
+    // Into the peer store at once, dial or not: while we leave the dialling
+    // to the peer (see `defers`), a job placed on it must still be able to
+    // reach it (a link dials by peer id).
+    const stored = parsed.length === 0
+      ? Promise.resolve()
+      : this.init.host.peerStore.merge(peerIdOf(id), { multiaddrs: parsed })
+        .then(() => {}, (err: unknown) => { this.init.log.debug(`cannot store the addresses of ${id}: ${String(err)}`) })
     void this.dialPeer(id, parsed)
+    await stored
   }
 
 
@@ -102,7 +120,18 @@ export class Discovery {
    */
   private defers (id: string): boolean {
     const k = this.known.get(id)
-    return k !== undefined && this.init.host.peerId.toString() > id && Date.now() - k.seen < DEFER_MS
+    if (k === undefined || this.init.host.peerId.toString() < id) return false
+    const wait = k.seen + DEFER_MS - Date.now()
+    if (wait <= 0) return false
+    if (!this.deferred.has(id)) {
+      this.deferred.add(id)
+      setTimeout(() => {
+        this.deferred.delete(id)
+        const now = this.known.get(id)
+        if (now !== undefined && !this.stopped) void this.dialPeer(id, now.addrs)
+      }, wait).unref()
+    }
+    return true
   }
 
   private async dialPeer (id: string, addrs: Multiaddr[]): Promise<void> {

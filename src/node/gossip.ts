@@ -72,6 +72,28 @@ const MAX_INTERVAL_MS = 2000
  * Half the reports of an idle cluster was half its CPU.
  */
 export const IDLE_EVERY = 2
+/**
+ * An idle follower whose last report said so (see `quietReport`) reports
+ * every QUIET_EVERY intervals, and receivers give it as many times more
+ * silence before marking it down (`silenceFactor`): 8 intervals, 4 s in a
+ * cluster of up to 10. Only the master's silence starts an election (the
+ * SIGSTOP target is about it) and a busy node's puts jobs on hold, so those
+ * stay as they were; a stopped idle follower is found 2 s later. Each node
+ * of an idle cluster then hears ~half as many reports (one from the master
+ * per IDLE_EVERY intervals, one from each follower per QUIET_EVERY), and
+ * sends half as many.
+ */
+export const QUIET_EVERY = 4
+
+/** A report that says its sender is an idle follower: nothing running, queued or in hand, not the master. */
+export function quietReport (r: Pick<LoadReport, 'isMaster' | 'running' | 'queue' | 'jobs'>): boolean {
+  return !r.isMaster && r.running === 0 && r.queue === 0 && r.jobs.length === 0
+}
+
+/** How many times the usual silence (4 intervals) a receiver allows after this report. */
+export function silenceFactor (r: Pick<LoadReport, 'isMaster' | 'running' | 'queue' | 'jobs'>): number {
+  return quietReport(r) ? QUIET_EVERY / IDLE_EVERY : 1
+}
 
 export interface LoadGossipInit {
   pubsub: GossipSub
@@ -113,6 +135,8 @@ export class LoadGossip {
   largest = 0
   /** Full reports among them. */
   fullPublished = 0
+  /** The last report published said its sender was an idle follower (quietReport). */
+  private quiet = false
 
   constructor (init: LoadGossipInit) {
     this.init = init
@@ -145,6 +169,7 @@ export class LoadGossip {
     const every = this.init.intervalMs()
     this.arm(every, 1)
     const report: LoadReport = { v: 1, cluster: this.init.cluster, seq: ++this.seq, every, ...this.init.makeReport(joiner) }
+    this.quiet = quietReport(report)
     // Light reports leave out what rarely changes; a full one goes out when
     // it changed, every FULL_EVERY reports, and when a peer joins.
     const stat = JSON.stringify(STATIC_REPORT_KEYS.map((k) => report[k]))
@@ -177,10 +202,14 @@ export class LoadGossip {
       .catch((err: unknown) => { this.init.log.debug(`gossip publish failed: ${String(err)}`) })
   }
 
-  /** The next report in an interval; an idle node lets IDLE_EVERY − 1 intervals pass without one. */
+  /**
+   * The next report in an interval; an idle node lets IDLE_EVERY − 1
+   * intervals pass without one, an idle follower whose last report said so
+   * QUIET_EVERY − 1 (receivers judge its silence by that report).
+   */
   private arm (every: number, passed: number): void {
     this.timer = setTimeout(() => {
-      if (passed < IDLE_EVERY && this.init.idle()) this.arm(every, passed + 1)
+      if (passed < (this.quiet ? QUIET_EVERY : IDLE_EVERY) && this.init.idle()) this.arm(every, passed + 1)
       else this.publish()
     }, every)
   }

@@ -10,6 +10,11 @@ export interface Grant {
   worker: string
   /** The master's term when it granted (workers refuse stale terms). */
   term: number
+  /**
+   * Where the worker listens, as its reports say: a worker that just joined
+   * may not be known to the entry yet (not connected, no address to dial).
+   */
+  addrs?: string[]
 }
 
 export interface PlaceOptions {

@@ -5,6 +5,7 @@
  * its links with it, so a silent peer's jobs are placed again at once).
  */
 import type { LoadReport } from './schemas.ts'
+import { silenceFactor } from './gossip.ts'
 
 export interface Member {
   id: string
@@ -32,9 +33,9 @@ export class Membership {
     this.missed = missed
   }
 
-  /** How long this peer may stay silent before it is down. */
+  /** How long this peer may stay silent before it is down (longer after a report that says it is an idle follower: see gossip.ts). */
   staleMs (m: Member): number {
-    return this.missed * (m.report.every ?? this.defaultEvery)
+    return this.missed * (m.report.every ?? this.defaultEvery) * silenceFactor(m.report)
   }
 
   on<K extends keyof MembershipEvents>(event: K, fn: MembershipEvents[K]): void {

@@ -154,13 +154,14 @@ export class MeshNode {
       isMaster: () => this.election.isMaster,
       master: () => this.election.master,
       term: () => this.election.term,
+      addrsOf: (id) => this.membership.members.get(id)?.report.addrs ?? [],
     })
     this.links = new Links(host)
     const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term), this.links, {
       master: () => this.election.master,
       changed: async (signal) => { await this.election.changed(signal) },
     })
-    const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(this.links))
+    const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(this.links, async (id, addrs) => { await this.discovery.learn(id, addrs) }))
     this.entry = new Entry({
       self,
       placement: () => placement,
@@ -221,8 +222,8 @@ export class MeshNode {
     })
     this.membership.on('report', (m) => {
       this.election.report(m.id, m.report.priority, m.report.term, m.report.isMaster)
-      this.discovery.learn(m.id, m.report.addrs)
-      for (const p of m.report.peers ?? []) this.discovery.learn(p.id, p.addrs)
+      void this.discovery.learn(m.id, m.report.addrs)
+      for (const p of m.report.peers ?? []) void this.discovery.learn(p.id, p.addrs)
       if (this.election.isMaster) this.scheduler.pump()
     })
   }

@@ -36,7 +36,7 @@ export class RemotePlacement implements PlacementLink {
           link.forget(r)
           if (ev.t === 'grant') {
             this.granted.set(opts.id, { link, r })
-            resolve({ worker: ev.worker, term: ev.term })
+            resolve({ worker: ev.worker, term: ev.term, ...(ev.addrs === undefined ? {} : { addrs: ev.addrs }) })
           } else if (ev.t === 'reject') {
             reject(new RejectedError(ev.message))
           } else {
@@ -66,12 +66,16 @@ export class RemotePlacement implements PlacementLink {
 
 export class RemoteDispatch {
   private readonly links: Links
+  /** Takes note of where a peer listens (before the link to a worker the entry has not heard of is dialled). */
+  private readonly learn: (id: string, addrs: string[]) => Promise<void>
 
-  constructor (links: Links) {
+  constructor (links: Links, learn: (id: string, addrs: string[]) => Promise<void> = async () => {}) {
     this.links = links
+    this.learn = learn
   }
 
   async dispatch (job: JobSpec, grant: Grant, hooks: DispatchHooks): Promise<{ result: ExecResult, node: string }> {
+    if (grant.addrs !== undefined && grant.addrs.length > 0) await this.learn(grant.worker, grant.addrs)
     let link: LinkSession
     try {
       link = await this.links.get(grant.worker, hooks.signal)

@@ -264,7 +264,8 @@ export type LinkRequest = z.infer<typeof linkRequestSchema>
 /** Master → entry (placement) and worker → entry (dispatch) on /meshrun/link. */
 export const linkEventSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('queued'), r, position: count }),
-  z.object({ t: z.literal('grant'), r, worker: peerId, term: count }),
+  /** `addrs`: where the worker listens (the entry may not have heard of it yet). */
+  z.object({ t: z.literal('grant'), r, worker: peerId, term: count, addrs: z.array(z.string().max(256)).max(4).optional() }),
   z.object({ t: z.literal('reject'), r, message: z.string() }),
   z.object({ t: z.literal('not-master'), r, master: peerId.nullable(), term: count }),
   z.object({ t: z.literal('started'), r, stage }),

@@ -22,6 +22,8 @@ export interface ServicesInit {
   isMaster: () => boolean
   master: () => string | null
   term: () => number
+  /** Where a peer listens (from its reports), for grants: see Grant.addrs. */
+  addrsOf: (id: string) => string[]
 }
 
 interface Placement {
@@ -114,7 +116,8 @@ export class Services {
         onPosition: (position) => { if (!p.granted && !p.settled) link.send({ t: 'queued', r, position }) },
         onGrant: (worker) => {
           p.granted = true
-          link.send({ t: 'grant', r, worker, term: this.init.term() })
+          const addrs = this.init.addrsOf(worker).slice(0, 4)
+          link.send({ t: 'grant', r, worker, term: this.init.term(), ...(addrs.length > 0 ? { addrs } : {}) })
         },
         onReject: (message) => {
           p.settled = true

@@ -3,11 +3,13 @@ import { expect, test } from 'vitest'
 import { Membership } from '../../src/node/membership.ts'
 import type { LoadReport } from '../../src/node/schemas.ts'
 
-function report (id: string, seq: number, every?: number): LoadReport {
+/** A busy follower's report (one job running), unless `over` says otherwise. */
+function report (id: string, seq: number, every?: number, over: Partial<LoadReport> = {}): LoadReport {
   return {
     ...(every === undefined ? {} : { every }),
-    v: 1, cluster: 'default', id, seq, priority: 0, term: 1, isMaster: false, master: null, cpu: 1, mem: 1, running: 0, maxJobs: 2,
-    maxCpu: 100, maxMem: 95, accepting: true, queue: 0, languages: ['python'], jobs: [], addrs: [], version: '0.1.0',
+    v: 1, cluster: 'default', id, seq, priority: 0, term: 1, isMaster: false, master: null, cpu: 1, mem: 1, running: 1, maxJobs: 2,
+    maxCpu: 100, maxMem: 95, accepting: true, queue: 0, languages: ['python'], jobs: ['j1'], addrs: [], version: '0.1.0',
+    ...over,
   }
 }
 
@@ -57,4 +59,20 @@ test('a peer that says it reports less often (a larger cluster) is given that mu
   expect(events).toEqual(['down a'])
   for (let t = 6000; t <= 6250; t += 250) m.sweep(t)
   expect(events).toEqual(['down a', 'down b'])
+})
+
+test('an idle follower (its last report says so) is given twice the silence; an idle master and a busy follower are not', () => {
+  const m = new Membership(500) // 4 intervals: 2 s
+  const events: string[] = []
+  m.on('down', (x) => events.push(`down ${x.id}`))
+  const idle = { running: 0, jobs: [] }
+  m.onReport(report('follower', 1, undefined, idle), 0)
+  m.onReport(report('master', 1, undefined, { ...idle, isMaster: true }), 0)
+  m.onReport(report('busy', 1), 0)
+  for (let t = 250; t <= 2250; t += 250) m.sweep(t)
+  expect(events.sort()).toEqual(['down busy', 'down master'])
+  for (let t = 2500; t <= 3750; t += 250) m.sweep(t)
+  expect(events).toHaveLength(2)
+  for (let t = 4000; t <= 4250; t += 250) m.sweep(t)
+  expect(events).toContain('down follower')
 })
