@@ -144,6 +144,10 @@ export class MeshNode {
       self: { priority: this.priority, id: self },
       livePeers: () => this.membership.up.map((m) => m.id),
       lag: () => this.lag.ms,
+      onTime: (id) => {
+        const m = this.membership.members.get(id)
+        return m !== undefined && m.up && Date.now() - m.lastSeen < this.membership.staleMs(m) * 3 / 4
+      },
       onChange: (c) => { this.onElection(c) },
       log: this.log,
     })
