@@ -265,7 +265,7 @@ export type LinkRequest = z.infer<typeof linkRequestSchema>
 export const linkEventSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('queued'), r, position: count }),
   /** `addrs`: where the worker listens (the entry may not have heard of it yet). */
-  z.object({ t: z.literal('grant'), r, worker: peerId, term: count, addrs: z.array(z.string().max(256)).max(4).optional() }),
+  z.object({ t: z.literal('grant'), r, worker: peerId, term: count, addrs: z.array(z.string().max(256)).max(16).optional() }),
   z.object({ t: z.literal('reject'), r, message: z.string() }),
   z.object({ t: z.literal('not-master'), r, master: peerId.nullable(), term: count }),
   z.object({ t: z.literal('started'), r, stage }),

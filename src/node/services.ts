@@ -116,7 +116,9 @@ export class Services {
         onPosition: (position) => { if (!p.granted && !p.settled) link.send({ t: 'queued', r, position }) },
         onGrant: (worker) => {
           p.granted = true
-          const addrs = this.init.addrsOf(worker).slice(0, 4)
+          // All of them, as its reports list them: the entry's discovery then
+          // sees nothing new (an entry that knows the worker does no work).
+          const addrs = this.init.addrsOf(worker).slice(0, 16)
           link.send({ t: 'grant', r, worker, term: this.init.term(), ...(addrs.length > 0 ? { addrs } : {}) })
         },
         onReject: (message) => {
