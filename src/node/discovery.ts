@@ -135,7 +135,7 @@ export class Discovery {
   }
 
   private async dialPeer (id: string, addrs: Multiaddr[]): Promise<void> {
-    if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.defers(id) || this.connected(id)) return
+    if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.connected(id) || this.defers(id)) return
     this.dialing.add(id)
     try {
       const peer = peerIdOf(id)

@@ -8,20 +8,21 @@
  * from its author. That is what lets reports go unsigned (gossipsub's
  * StrictNoSign, set in host.ts): the connection a report arrives on is
  * Noise-authenticated, so the validator takes a report only from the node it
- * names (reports leave their author's id out: it is the sending peer). A signature per report (and its check at every receiver, with the
- * copies relaying added) was the largest single cost of an idle node, and
- * worse for a loaded one. While membership changes, and for a peer that
- * just connected, full reports name the peers their sender hears (`peers`),
- * so nodes that joined through different bootstrap peers learn of each
- * other and connect.
+ * arrives from (reports leave their author's id out; one that names anyone
+ * else is refused). A signature per report (and its check at every
+ * receiver, with the copies relaying added) was the largest single cost of
+ * an idle node, and worse for a loaded one. While membership changes, and
+ * for a peer that just connected, full reports name the peers their sender
+ * hears (`peers`), so nodes that joined through different bootstrap peers
+ * learn of each other and connect.
  *
  * Bytes: an idle node's light report is ~50 bytes of JSON (the fields not
  * at their idle values), and gossipsub's envelope (topic, protobuf framing)
  * ~30 more; Noise and yamux add 30 per message. Every node sends one to
- * every other, so these bytes are what an idle node costs the network. Gossip about messages (IHAVE to peers outside
- * the mesh, IDONTWANT for large ones) is turned off in host.ts: each report
- * reaches every peer directly, and a lost one is replaced by the next an
- * interval later.
+ * every other, so these bytes are what an idle node costs the network.
+ * Gossip about messages (IHAVE to peers outside the mesh, IDONTWANT for
+ * large ones) is turned off in host.ts: each report reaches every peer
+ * directly, and a lost one is replaced by the next an interval later.
  */
 import { TopicValidatorResult, type GossipSub, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
@@ -102,7 +103,11 @@ export interface LoadGossipInit {
   intervalMs: () => number
   /** `joiner`: this report goes out for a peer that just subscribed (it should name the peers heard). */
   makeReport: (joiner: boolean) => Omit<LoadReport, 'seq' | 'v' | 'cluster' | 'every'>
-  /** Nothing running, queued or in hand here, a master known and no peer joined or left lately: reports may go out at half the rate (IDLE_EVERY), and fewer of them full (FULL_EVERY_SETTLED). */
+  /**
+   * Nothing running, queued or in hand here, a master known and no peer
+   * joined or left lately: reports may go out at half the rate (IDLE_EVERY;
+   * QUIET_EVERY for a follower), and fewer of them full (FULL_EVERY_SETTLED).
+   */
   idle: () => boolean
   /** A report, received from the node it describes. */
   onReport: (report: LoadReport) => void
