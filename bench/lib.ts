@@ -80,14 +80,21 @@ export async function stopNodes (nodes: BenchNode[]): Promise<void> {
     watchers.delete(n.addr)
     await w?.close()
   }
+  // SIGTERM first: a node stopped that way unmounts its job dirs and removes
+  // its cgroups (a SIGKILLed one leaves them for the next node that claims
+  // its uids: a bench run left ~100 mounts behind).
   await Promise.all(nodes.map(async (n) => {
     if (n.proc.exitCode !== null || n.proc.signalCode !== null) return
     const done = new Promise((r) => n.proc.once('exit', r))
     n.proc.kill('SIGCONT')
-    n.proc.kill('SIGKILL')
+    n.proc.kill('SIGTERM')
+    const killer = setTimeout(() => { n.proc.kill('SIGKILL') }, STOP_GRACE_MS)
     await done
+    clearTimeout(killer)
   }))
 }
+
+const STOP_GRACE_MS = 5000
 
 // Whatever ends this process (a crash included), no node it started outlives it.
 process.on('exit', () => { for (const p of procs) { p.kill('SIGCONT'); p.kill('SIGKILL') } })
