@@ -105,9 +105,10 @@ export async function weighNode (slots: number): Promise<(() => void) | null> {
   if (process.getuid?.() !== 0) return null
   const mount = (await v1Mounts()).get('cpu')?.[0]
   if (mount === undefined) return null
-  const dir = join(mount, `${nodeCpuGroup()}-node`)
+  const name = `${nodeCpuGroup()}-node`
+  const dir = join(mount, name)
   try {
-    weighedGroup(mount, `${nodeCpuGroup()}-node`, slots)
+    weighedGroup(mount, name, slots)
     writeFileSync(join(dir, 'cgroup.procs'), String(process.pid))
   } catch {
     try { rmdirSync(dir) } catch { /* not made */ }

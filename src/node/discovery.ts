@@ -50,8 +50,8 @@ export class Discovery {
   private readonly deferred = new Set<string>()
   private stopped = false
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
-    this.remember(evt.detail.id.toString(), evt.detail.multiaddrs)
-    void this.dialPeer(evt.detail.id.toString(), evt.detail.multiaddrs)
+    const id = evt.detail.id.toString()
+    void this.remember(id, evt.detail.multiaddrs).then(async () => { await this.dialPeer(id) })
   }
 
   constructor (init: DiscoveryInit) {
@@ -86,20 +86,17 @@ export class Discovery {
     this.lastAddrs.set(id, key)
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
-    this.remember(id, parsed)
-    // Into the peer store at once, dial or not: while we leave the dialling
-    // to the peer (see `defers`), a job placed on it must still be able to
-    // reach it (a link dials by peer id).
-    const stored = parsed.length === 0
-      ? Promise.resolve()
-      : this.init.host.peerStore.merge(peerIdOf(id), { multiaddrs: parsed })
-        .then(() => {}, (err: unknown) => { this.init.log.debug(`cannot store the addresses of ${id}: ${String(err)}`) })
-    void this.dialPeer(id, parsed)
-    await stored
+    await this.remember(id, parsed)
+    void this.dialPeer(id)
   }
 
-
-  private remember (id: string, addrs: Multiaddr[]): void {
+  /**
+   * Notes a peer and its addresses for redialling, and puts the addresses
+   * into the peer store at once, dial or not: while we leave the dialling to
+   * the peer (see `defers`), a job placed on it must still be able to reach
+   * it (a link dials by peer id). Resolves once they are stored.
+   */
+  private async remember (id: string, addrs: Multiaddr[]): Promise<void> {
     if (id === this.init.host.peerId.toString()) return
     const k = this.known.get(id)
     // A peer with no address to dial (a client: it listens nowhere) is not
@@ -108,6 +105,12 @@ export class Discovery {
     if (addrs.length === 0 && (k === undefined || k.addrs.length === 0)) return
     // `seen`: when we last were connected (or first heard of it).
     this.known.set(id, { addrs: addrs.length > 0 ? addrs : k?.addrs ?? [], seen: k?.seen ?? Date.now() })
+    if (addrs.length === 0) return
+    try {
+      await this.init.host.peerStore.merge(peerIdOf(id), { multiaddrs: addrs })
+    } catch (err) {
+      this.init.log.debug(`cannot store the addresses of ${id}: ${String(err)}`)
+    }
   }
 
   private connected (id: string): boolean {
@@ -127,20 +130,18 @@ export class Discovery {
       this.deferred.add(id)
       setTimeout(() => {
         this.deferred.delete(id)
-        const now = this.known.get(id)
-        if (now !== undefined && !this.stopped) void this.dialPeer(id, now.addrs)
+        if (this.known.has(id) && !this.stopped) void this.dialPeer(id)
       }, wait).unref()
     }
     return true
   }
 
-  private async dialPeer (id: string, addrs: Multiaddr[]): Promise<void> {
+  /** Dials a peer by id: its addresses are in the peer store (`remember`, or libp2p's own discovery). */
+  private async dialPeer (id: string): Promise<void> {
     if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.connected(id) || this.defers(id)) return
     this.dialing.add(id)
     try {
-      const peer = peerIdOf(id)
-      if (addrs.length > 0) await this.init.host.peerStore.merge(peer, { multiaddrs: addrs })
-      await this.init.host.dial(peer, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      await this.init.host.dial(peerIdOf(id), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       this.init.log.debug(`connected to ${id}`)
     } catch (err) {
       this.init.log.debug(`dial ${id} failed: ${String(err)}`)
@@ -154,7 +155,7 @@ export class Discovery {
     for (const [id, k] of this.known) {
       if (this.connected(id)) { k.seen = now; continue }
       if (now - k.seen > FORGET_MS) { this.known.delete(id); this.lastAddrs.delete(id); continue }
-      void this.dialPeer(id, k.addrs)
+      void this.dialPeer(id)
     }
     for (const addr of this.init.bootstrap) {
       const key = addr.toString()

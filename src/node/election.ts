@@ -155,24 +155,8 @@ export class ElectionDriver {
           // what already arrived (an ANSWER, a COORDINATOR) before deciding.
           setImmediate(() => {
             if (this.gens.get(a.name) !== gen) return
-            // A follower probing its master (a lower-ranked candidate's
-            // ELECTION made it doubt it) elects when no ANSWER comes: the
-            // master may be dead and this node not have noticed yet. If the
-            // master's reports still arrive on time, it is alive and only
-            // slow (a loaded machine): wait on, until its next report ends
-            // the probe or its silence proves the doubt (a probe that could
-            // not even be sent proves it at once: a killed master's
-            // connection is gone before its reports are missed). On 30
-            // nodes starting on two cores, probes answered late made most
-            // elections.
-            const master = getMaster(this.state)
-            const lost = master === null ? undefined : this.unreachable.get(master)
-            if (a.name === 'answer' && getRole(this.state) === 'follower' && master !== null && this.init.onTime?.(master) === true &&
-              (lost === undefined || Date.now() - lost > UNREACHABLE_MS)) {
-              this.execute(a)
-              return
-            }
-            this.feed({ type: 'timer', name: a.name })
+            if (a.name === 'answer' && this.masterStillHeard()) this.execute(a) // wait on
+            else this.feed({ type: 'timer', name: a.name })
           })
         }, ms)
         this.timers.set(a.name, t)
@@ -218,6 +202,25 @@ export class ElectionDriver {
 
   /** When a message to each peer was last lost (no stream to it, or the write failed). */
   private readonly unreachable = new Map<string, number>()
+
+  /**
+   * This node follows a master and is probing it (a lower-ranked
+   * candidate's ELECTION made it doubt it), and the master's reports still
+   * arrive on time while the probe reached it. A prober elects when no
+   * ANSWER comes: the master may be dead and this node not have noticed
+   * yet. A master whose reports arrive is alive and only slow (a loaded
+   * machine): the prober waits on, until its next report ends the probe or
+   * its silence proves the doubt (a probe that could not even be sent
+   * proves it at once: a killed master's connection is gone before its
+   * reports are missed). On 30 nodes starting on two cores, probes answered
+   * late made most elections.
+   */
+  private masterStillHeard (): boolean {
+    const master = getMaster(this.state)
+    if (getRole(this.state) !== 'follower' || master === null || this.init.onTime?.(master) !== true) return false
+    const lost = this.unreachable.get(master)
+    return lost === undefined || Date.now() - lost > UNREACHABLE_MS
+  }
 
   private async receive (stream: Stream, from: string): Promise<void> {
     this.messagesIn++

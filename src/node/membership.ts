@@ -38,6 +38,12 @@ export class Membership {
     return this.missed * (m.report.every ?? this.defaultEvery) * silenceFactor(m.report)
   }
 
+  /** The peer is up and its last report is recent (within 3/4 of the silence allowed): its reports arrive on time. */
+  onTime (id: string, now: number): boolean {
+    const m = this.members.get(id)
+    return m !== undefined && m.up && now - m.lastSeen < this.staleMs(m) * 3 / 4
+  }
+
   on<K extends keyof MembershipEvents>(event: K, fn: MembershipEvents[K]): void {
     this.listeners[event].push(fn)
   }

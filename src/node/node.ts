@@ -144,10 +144,7 @@ export class MeshNode {
       self: { priority: this.priority, id: self },
       livePeers: () => this.membership.up.map((m) => m.id),
       lag: () => this.lag.ms,
-      onTime: (id) => {
-        const m = this.membership.members.get(id)
-        return m !== undefined && m.up && Date.now() - m.lastSeen < this.membership.staleMs(m) * 3 / 4
-      },
+      onTime: (id) => this.membership.onTime(id, Date.now()),
       onChange: (c) => { this.onElection(c) },
       log: this.log,
     })
