@@ -1,5 +1,6 @@
 /** Shared parts of the benchmarks: node processes, statistics, the table. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { openSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,11 +22,14 @@ export async function workDir (): Promise<string> {
   return d
 }
 
+/** BENCH_NODE_LOG=FILE: every node appends its log (info and up) to FILE, to trace a run. */
+const nodeLog = process.env.BENCH_NODE_LOG === undefined ? undefined : openSync(process.env.BENCH_NODE_LOG, 'a')
+
 export async function startNode (args: string[] = []): Promise<BenchNode> {
   const dataDir = await workDir()
   const proc = spawn(process.execPath, [BIN, 'node', '--port', '0', '--no-mdns', '--data', dataDir, ...args], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, MESHRUN_LOG: 'error' },
+    stdio: ['ignore', 'pipe', nodeLog ?? 'ignore'],
+    env: { ...process.env, MESHRUN_LOG: nodeLog === undefined ? 'error' : 'info' },
   })
   procs.add(proc)
   proc.on('exit', () => procs.delete(proc))

@@ -24,6 +24,17 @@
  *   term, our current master), else we bully back: a master bumps its term,
  *   others elect. Only higher ranks win, so conflicts end with the highest
  *   live node as the sole master, at a term no one has exceeded.
+ * - Hearsay: a follower's report names its master. A master named at a
+ *   newer term that we hear directly and that outranks us is followed at
+ *   once. One that outranks us but that we have not heard from (not yet
+ *   connected: 30 nodes starting together) is a rumour: we ask the adapter
+ *   to connect to it and, for up to `rumourMs`, do not crown ourselves or
+ *   contest its term; a node that crowned itself meanwhile stays master of
+ *   its own term until the rumoured master's claim reaches it. Without
+ *   this, two masters not yet connected to each other each saw the other's
+ *   term in their followers' reports and re-crowned above it, term after
+ *   term, and every follower in between switched each time. A master named
+ *   below us is contested as any higher term is.
  */
 import { type ElectionConfig, electionConfig } from './config.ts'
 import { compareRank, type PeerId, type Rank } from './rank.ts'
@@ -51,6 +62,16 @@ export interface ElectionState {
   readonly attempts: number
   /** `start` was fed; while role is 'starting' the startup timer is armed. */
   readonly booted: boolean
+  /** A master above us that reports name and we have not heard from yet (the 'rumour' timer is armed). */
+  readonly rumour: Rumour | null
+  /** The last rumour whose time ran out ("id term"): it holds nothing back again. */
+  readonly spent: string | null
+  /** Peers we saw go down, with our term then: reports still naming them as master at that term are late, not news. */
+  readonly gone: ReadonlyMap<PeerId, number>
+}
+
+export interface Rumour extends Rank {
+  readonly term: number
 }
 
 export interface StepResult {
@@ -70,6 +91,9 @@ export function initElection(self: Rank, config?: Partial<ElectionConfig>): Elec
     waiting: null,
     attempts: 0,
     booted: false,
+    rumour: null,
+    spent: null,
+    gone: new Map<PeerId, number>(),
   })
 }
 
@@ -111,14 +135,21 @@ export function step(state: ElectionState, event: ElectionEvent): StepResult {
       if (event.from === c.s.self.id) break
       onPeerUp(c, event.from, event.rank.priority)
       if (event.isMaster) onClaim(c, event.from, event.term)
+      else if (event.master != null && event.master.id !== c.s.self.id) onHearsay(c, event.from, event.master, event.term)
       else if (event.term > c.s.term) raiseTerm(c, event.term)
       else if (event.term < c.s.term && c.s.role === 'master') tellTerm(c, event.from)
       break
     case 'timer':
       if (event.name === 'startup') onStartupTimeout(c)
       else if (event.name === 'answer') onAnswerTimeout(c)
+      else if (event.name === 'rumour') onRumourTimeout(c)
       else onCoordinatorTimeout(c)
       break
+  }
+  // A newer term than the rumour's: the cluster moved on without that master.
+  if (c.s.rumour !== null && c.s.term > c.s.rumour.term) {
+    dropRumour(c)
+    if (heldBack(c.s)) startElection(c)
   }
   notify(state, c)
   return { state: Object.freeze(c.s), actions: c.out }
@@ -184,10 +215,17 @@ function electionTargets(s: Draft): PeerId[] {
   return s.role === 'follower' && s.master !== null ? [s.master] : higherPeers(s)
 }
 
-/** Sends ELECTION to the targets and awaits an ANSWER; a candidate with no one above crowns itself. */
+/**
+ * Sends ELECTION to the targets and awaits an ANSWER; a candidate with no
+ * one above crowns itself. A candidate that a rumour holds back sends
+ * nothing: the peers above it that would answer follow the rumoured master
+ * (their reports name it), and asking them again at every COORDINATOR
+ * timeout was most of the messages while 30 nodes joined.
+ */
 function campaign(c: Ctx): void {
+  if (c.s.role === 'candidate' && c.s.rumour !== null) return holdBack(c)
   const targets = electionTargets(c.s)
-  if (targets.length === 0) return becomeMaster(c)
+  if (targets.length === 0) return crown(c)
   c.s.attempts = 0
   for (const p of targets) send(c, p, { type: 'ELECTION', term: c.s.term })
   setWait(c, 'answer')
@@ -198,6 +236,32 @@ function startElection(c: Ctx): void {
   c.s.role = 'candidate'
   c.s.master = null
   campaign(c)
+}
+
+/** No one above answered: crown ourselves, unless a rumour holds us back. */
+function crown(c: Ctx): void {
+  if (c.s.rumour === null) becomeMaster(c)
+  else holdBack(c)
+}
+
+/**
+ * A rumoured master above us is still to be reached: wait as a candidate,
+ * with no wait of our own armed, while the adapter connects to it. Its
+ * claim makes us follow it, hearing from it ends the rumour (we ask it
+ * then), and so does a newer term or the rumour's time running out (we
+ * elect again).
+ */
+function holdBack(c: Ctx): void {
+  leaveStarting(c)
+  c.s.role = 'candidate'
+  c.s.master = null
+  c.out.push({ type: 'seek', peer: c.s.rumour!.id })
+  setWait(c, null)
+}
+
+/** A candidate that `holdBack` left waiting (and the rumour is over: elect again). */
+function heldBack(s: Draft): boolean {
+  return s.role === 'candidate' && s.waiting === null && s.booted
 }
 
 function becomeMaster(c: Ctx): void {
@@ -242,6 +306,16 @@ function onPeerUp(c: Ctx, peer: PeerId, priority: number): void {
   const known = s.peers.get(peer)
   if (known === priority) return
   s.peers = new Map(s.peers).set(peer, priority)
+  if (s.gone.has(peer)) {
+    const gone = new Map(s.gone)
+    gone.delete(peer)
+    s.gone = gone
+  }
+  if (s.rumour?.id === peer) {
+    // Heard it: its claims and ours settle it now.
+    dropRumour(c)
+    if (heldBack(s)) return campaign(c)
+  }
   if (known !== undefined) {
     // A priority change may leave us following a peer that no longer outranks us.
     if (s.role === 'follower' && s.master === peer && !aboveMe(s, peer)) startElection(c)
@@ -257,8 +331,10 @@ function onPeerDown(c: Ctx, peer: PeerId): void {
   const peers = new Map(s.peers)
   peers.delete(peer)
   s.peers = peers
+  // Only entries of the current term can matter (older hearsay is ignored anyway).
+  s.gone = new Map([...s.gone].filter(([, t]) => t >= s.term)).set(peer, s.term)
   if (s.role === 'follower' && s.master === peer) startElection(c)
-  else if (s.role === 'candidate' && higherPeers(s).length === 0) becomeMaster(c)
+  else if (s.role === 'candidate' && higherPeers(s).length === 0) crown(c)
 }
 
 function onMessage(c: Ctx, from: PeerId, msg: ElectionMessage): void {
@@ -304,6 +380,60 @@ function onClaim(c: Ctx, from: PeerId, term: number): void {
   }
 }
 
+/**
+ * `from`, a follower, names `m` as its master of `term` (see the top of
+ * this file): follow a master above us we hear directly, hold back for one
+ * we do not, contest one below us.
+ */
+function onHearsay(c: Ctx, from: PeerId, m: Rank, term: number): void {
+  const s = c.s
+  if (term < s.term) {
+    if (s.role === 'master') tellTerm(c, from)
+    return
+  }
+  const rank = rankOf(s, m.id) ?? m
+  if (compareRank(rank, s.self) < 0) {
+    if (term > s.term) raiseTerm(c, term)
+    return
+  }
+  if (s.peers.has(m.id)) {
+    // A live peer above us, master of a newer term: its own reports confirm
+    // it or not. (At our term, hearsay is no proof of life: a candidate may
+    // be electing because that master stopped answering; its own claims
+    // settle who leads at an equal term.)
+    if (term > s.term) follow(c, m.id, term)
+    return
+  }
+  const gone = s.gone.get(m.id)
+  if (gone !== undefined && term <= gone) return // we saw it go; `from` has not noticed yet
+  if (s.config.rumourMs === 0 || s.spent === `${m.id} ${term}`) {
+    if (term > s.term) raiseTerm(c, term) // this rumour had its time: contest it as before
+    return
+  }
+  const r = s.rumour
+  if (r === null || term > r.term || (term === r.term && compareRank(rank, r) > 0)) {
+    s.rumour = { id: m.id, priority: rank.priority, term }
+    c.out.push({ type: 'setTimer', name: 'rumour', ms: s.config.rumourMs })
+  }
+  // Without a master of our own, the rumour's term is the highest we know of.
+  if ((s.role === 'candidate' || s.role === 'starting') && term > s.term) s.term = term
+  c.out.push({ type: 'seek', peer: m.id })
+}
+
+function dropRumour(c: Ctx): void {
+  c.s.rumour = null
+  c.out.push({ type: 'cancelTimer', name: 'rumour' })
+}
+
+/** A rumoured master was not reached in time: it holds nothing back any more (a waiting candidate crowns itself at its next try). */
+function onRumourTimeout(c: Ctx): void {
+  const r = c.s.rumour
+  if (r === null) return
+  c.s.spent = `${r.id} ${r.term}`
+  c.s.rumour = null
+  if (heldBack(c.s)) startElection(c)
+}
+
 function onStartupTimeout(c: Ctx): void {
   if (c.s.role !== 'starting' || !c.s.booted) return
   c.s.role = 'candidate' // the startup timer has fired: nothing to cancel
@@ -322,7 +452,7 @@ function onAnswerTimeout(c: Ctx): void {
   }
   // Nobody above answered: a candidate takes over; a prober's master is gone, so it elects.
   if (s.role === 'follower') startElection(c)
-  else becomeMaster(c)
+  else crown(c)
 }
 
 function onCoordinatorTimeout(c: Ctx): void {

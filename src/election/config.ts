@@ -23,6 +23,13 @@ export interface ElectionConfig {
    * round trip, the longest a higher node can take to crown itself.
    */
   readonly coordinatorTimeoutMs: number
+  /**
+   * How long a node holds back from crowning itself after other peers'
+   * reports name a master that outranks it and that it has not heard from
+   * directly (it connects to it meanwhile). The same rumour holds it back
+   * once: a master it cannot reach in this time is contested as before.
+   */
+  readonly rumourMs: number
 }
 
 /**
@@ -39,6 +46,7 @@ export const DEFAULT_ELECTION_CONFIG: ElectionConfig = Object.freeze({
   answerTimeoutMs: 25,
   answerRetries: 2,
   coordinatorTimeoutMs: 100,
+  rumourMs: 3000,
 })
 
 export class InvalidElectionConfigError extends Error {
@@ -58,5 +66,6 @@ export function electionConfig(init: Partial<ElectionConfig> = {}): ElectionConf
   check('answerTimeoutMs', (v) => v > 0, 'a number > 0')
   check('answerRetries', (v) => v >= 0 && Number.isInteger(v), 'an integer >= 0')
   check('coordinatorTimeoutMs', (v) => v > 0, 'a number > 0')
+  check('rumourMs', (v) => v >= 0, 'a number >= 0')
   return Object.freeze(c)
 }

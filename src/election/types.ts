@@ -2,7 +2,7 @@ import type { PeerId, Rank } from './rank.ts'
 
 export type Role = 'starting' | 'candidate' | 'follower' | 'master'
 
-export type TimerName = 'startup' | 'answer' | 'coordinator'
+export type TimerName = 'startup' | 'answer' | 'coordinator' | 'rumour'
 
 /**
  * Election messages between peers. Every one carries the sender's term: the
@@ -32,7 +32,9 @@ export type ElectionEvent =
   /**
    * A peer's periodic load report: its rank, the term it believes in and
    * whether it claims to be master. Counts as proof of life (an implicit
-   * peerUp), so feed only reports you accept as such.
+   * peerUp), so feed only reports you accept as such. `master`: the master
+   * the sender follows (with that master's rank) when it is a follower,
+   * if the report says so reliably (of the same term).
    */
   | {
       readonly type: 'report'
@@ -40,6 +42,7 @@ export type ElectionEvent =
       readonly rank: Rank
       readonly term: number
       readonly isMaster: boolean
+      readonly master?: Rank | null
     }
   /** A timer set by `setTimer` fired (and was not cancelled or replaced since). */
   | { readonly type: 'timer'; readonly name: TimerName }
@@ -61,6 +64,9 @@ export type ElectionEvent =
  *   A node that was a follower and lost its master gets no notification; it
  *   is a candidate until the next becameMaster/becameFollower (getMaster()
  *   returns null meanwhile).
+ * - `seek {peer}`: a master this node has not heard from directly ranks
+ *   above it (other peers' reports name it): connect to it, if not already
+ *   connecting. Comes with every such report: rate-limit it.
  */
 export type ElectionAction =
   | { readonly type: 'send'; readonly to: PeerId; readonly msg: ElectionMessage }
@@ -70,3 +76,4 @@ export type ElectionAction =
   | { readonly type: 'becameMaster'; readonly term: number }
   | { readonly type: 'becameFollower'; readonly master: PeerId; readonly term: number }
   | { readonly type: 'steppedDown'; readonly term: number }
+  | { readonly type: 'seek'; readonly peer: PeerId }

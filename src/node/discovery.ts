@@ -24,6 +24,7 @@ import type { Logger } from './log.ts'
 const FORGET_MS = 10 * 60_000
 /** How long the node with the larger id of a pair leaves the dialling to the other (see the top of this file). */
 export const DEFER_MS = 1000
+const SEEK_GAP_MS = 1000
 
 export interface DiscoveryInit {
   host: Host
@@ -45,7 +46,8 @@ export class Discovery {
    * process lifetime, so rejoining is up to us.
    */
   private readonly known = new Map<string, { addrs: Multiaddr[], seen: number }>()
-  private readonly lastAddrs = new Map<string, string>()
+  /** The addresses of each peer already put into the peer store. */
+  private readonly stored = new Map<string, Set<string>>()
   /** Peers whose dial waits for DEFER_MS to pass (see `defers`). */
   private readonly deferred = new Set<string>()
   private stopped = false
@@ -79,11 +81,15 @@ export class Discovery {
    */
   async learn (id: string, addrs: string[]): Promise<void> {
     if (id === this.init.host.peerId.toString()) return
-    // Every report names its sender's addresses: most times nothing is new
-    // (and a known peer that is not connected is redialled every second).
-    const key = addrs.join(' ')
-    if (this.lastAddrs.get(id) === key && this.known.has(id)) return
-    this.lastAddrs.set(id, key)
+    // Every report names its sender's addresses, and other peers' full
+    // reports name its first two: most times nothing is new (and a known
+    // peer that is not connected is redialled every second). Comparing the
+    // whole list, the two sources took turns, and each turn wrote to the
+    // peer store: ~4 % of a node's time while 30 joined.
+    let stored = this.stored.get(id)
+    if (stored === undefined) this.stored.set(id, stored = new Set())
+    if (addrs.every((a) => stored.has(a)) && this.known.has(id)) return
+    for (const a of addrs) stored.add(a)
     const parsed: Multiaddr[] = []
     for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch {} }
     await this.remember(id, parsed)
@@ -136,9 +142,24 @@ export class Discovery {
     return true
   }
 
+  /**
+   * Connect to this peer now, whichever id is the smaller: the election
+   * asks for a master it hears of and has not heard from (at most one try
+   * per SEEK_GAP_MS; it asks with every report that names it).
+   */
+  seek (id: string): void {
+    const now = Date.now()
+    if ((this.sought.get(id) ?? 0) + SEEK_GAP_MS > now) return
+    this.sought.set(id, now)
+    for (const [k, at] of this.sought) if (at + SEEK_GAP_MS <= now) this.sought.delete(k)
+    void this.dialPeer(id, true)
+  }
+
+  private readonly sought = new Map<string, number>()
+
   /** Dials a peer by id: its addresses are in the peer store (`remember`, or libp2p's own discovery). */
-  private async dialPeer (id: string): Promise<void> {
-    if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.connected(id) || this.defers(id)) return
+  private async dialPeer (id: string, now = false): Promise<void> {
+    if (id === this.init.host.peerId.toString() || this.dialing.has(id) || this.connected(id) || (!now && this.defers(id))) return
     this.dialing.add(id)
     try {
       await this.init.host.dial(peerIdOf(id), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
@@ -154,7 +175,7 @@ export class Discovery {
     const now = Date.now()
     for (const [id, k] of this.known) {
       if (this.connected(id)) { k.seen = now; continue }
-      if (now - k.seen > FORGET_MS) { this.known.delete(id); this.lastAddrs.delete(id); continue }
+      if (now - k.seen > FORGET_MS) { this.known.delete(id); this.stored.delete(id); continue }
       void this.dialPeer(id)
     }
     for (const addr of this.init.bootstrap) {

@@ -62,6 +62,8 @@ export interface ElectionDriverInit {
   lag?: () => number
   /** The peer's reports are arriving on time (its last one is recent): it is alive, however slow to answer. */
   onTime?: (peer: string) => boolean
+  /** Connect to this peer (a master above us that others' reports name); called once per such report. */
+  seek?: (peer: string) => void
   onChange: (change: ElectionChange) => void
   log: Logger
 }
@@ -124,8 +126,15 @@ export class ElectionDriver {
 
   peerUp (peer: string, priority: number): void { this.feed({ type: 'peerUp', peer, rank: { priority, id: peer } }) }
   peerDown (peer: string): void { this.feed({ type: 'peerDown', peer }) }
-  report (from: string, priority: number, term: number, claimsMaster: boolean): void {
-    this.feed({ type: 'report', from, rank: { priority, id: from }, term, isMaster: claimsMaster })
+  /** `master`: the master the sender follows, if its report says so for this term. */
+  report (from: string, priority: number, term: number, claimsMaster: boolean, master?: Rank | null): void {
+    this.feed({ type: 'report', from, rank: { priority, id: from }, term, isMaster: claimsMaster, master: master ?? null })
+  }
+
+  /** The master's priority as this node knows it (its own when master), for reports. */
+  get masterPriority (): number | undefined {
+    const master = getMaster(this.state)
+    return master === null ? undefined : master === this.init.self.id ? this.init.self.priority : this.state.peers.get(master)
   }
 
   private feed (event: ElectionEvent): void {
@@ -176,6 +185,9 @@ export class ElectionDriver {
         break
       case 'steppedDown':
         this.notify({ role: this.role, master: null, term: a.term, kind: 'stepped-down' })
+        break
+      case 'seek':
+        this.init.seek?.(a.peer)
         break
     }
   }

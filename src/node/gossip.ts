@@ -177,7 +177,10 @@ export class LoadGossip {
     this.quiet = quietReport(report)
     // Light reports leave out what rarely changes; a full one goes out when
     // it changed, every FULL_EVERY reports, and when a peer joins.
-    const stat = JSON.stringify(STATIC_REPORT_KEYS.map((k) => report[k]))
+    // A new term makes a full report too: it names the master of that term
+    // (receivers take a light report's master only when its term is the
+    // full one's, see validate).
+    const stat = JSON.stringify([...STATIC_REPORT_KEYS.map((k) => report[k]), report.term])
     const full = this.fullNext || stat !== this.lastStatic || ++this.sinceFull >= (this.init.idle() ? FULL_EVERY_SETTLED : FULL_EVERY)
     if (full) {
       this.fullPublished++
@@ -304,6 +307,8 @@ export class LoadGossip {
       full.at = now
       const merged: Record<string, unknown> = { ...wire }
       for (const k of STATIC_REPORT_KEYS) merged[k] = full.report[k]
+      // The full report of this term was lost: whom it follows now is unknown.
+      if (wire.term !== full.report.term) merged.master = null
       report = merged as LoadReport
     }
     this.init.onReport(report)
@@ -315,5 +320,5 @@ export class LoadGossip {
 const FORGET_FULL_MS = 10 * 60_000
 
 function isFull (r: WireReport): r is LoadReport {
-  return STATIC_REPORT_KEYS.every((k) => k === 'spawnedBy' || k === 'master' || k === 'every' || r[k] !== undefined)
+  return STATIC_REPORT_KEYS.every((k) => k === 'spawnedBy' || k === 'master' || k === 'masterPriority' || k === 'every' || r[k] !== undefined)
 }

@@ -145,6 +145,7 @@ export class MeshNode {
       livePeers: () => this.membership.up.map((m) => m.id),
       lag: () => this.lag.ms,
       onTime: (id) => this.membership.onTime(id, Date.now()),
+      seek: (id) => { this.discovery.seek(id) },
       onChange: (c) => { this.onElection(c) },
       log: this.log,
     })
@@ -222,7 +223,8 @@ export class MeshNode {
       this.services.dropFrom(m.id, gone)
     })
     this.membership.on('report', (m) => {
-      this.election.report(m.id, m.report.priority, m.report.term, m.report.isMaster)
+      const r = m.report
+      this.election.report(m.id, r.priority, r.term, r.isMaster, r.isMaster || r.master == null ? null : { id: r.master, priority: r.masterPriority ?? 0 })
       void this.discovery.learn(m.id, m.report.addrs)
       for (const p of m.report.peers ?? []) void this.discovery.learn(p.id, p.addrs)
       if (this.election.isMaster) this.scheduler.pump()
@@ -444,6 +446,7 @@ export class MeshNode {
       term: this.election.term,
       isMaster: this.election.isMaster,
       master: this.election.master,
+      ...(this.election.masterPriority ? { masterPriority: this.election.masterPriority } : {}),
       cpu: this.load.cpu,
       mem: this.load.mem,
       running: this.worker.running,

@@ -204,6 +204,8 @@ export const loadReportSchema = z.object({
   term: count,
   isMaster: z.boolean(),
   master: peerId.nullable(),
+  /** The master's priority, when not 0 (receivers that have not heard from that master rank it by this). */
+  masterPriority: z.number().int().optional(),
   cpu: z.number().min(0).max(100),
   mem: z.number().min(0).max(100),
   running: count,
@@ -226,7 +228,7 @@ export const loadReportSchema = z.object({
 export type LoadReport = z.infer<typeof loadReportSchema>
 
 /** The parts of a report that rarely change: sent in full reports only (see gossip.ts; the topic names the cluster, and a new master makes a full report at once). */
-export const STATIC_REPORT_KEYS = ['v', 'cluster', 'priority', 'master', 'maxJobs', 'maxCpu', 'maxMem', 'spawnedBy', 'languages', 'addrs', 'version', 'every'] as const
+export const STATIC_REPORT_KEYS = ['v', 'cluster', 'priority', 'master', 'masterPriority', 'maxJobs', 'maxCpu', 'maxMem', 'spawnedBy', 'languages', 'addrs', 'version', 'every'] as const
 /** What an idle node's report says: a report leaves out the fields that have these values. */
 export const IDLE_REPORT = Object.freeze({ isMaster: false, running: 0, queue: 0, jobs: Object.freeze([]) as readonly string[], accepting: true })
 /**
@@ -235,7 +237,7 @@ export const IDLE_REPORT = Object.freeze({ isMaster: false, running: 0, queue: 0
  * Neither names its author: it is the peer the report arrives from
  * (gossip.ts; one that names anyone else is refused).
  */
-export const wireReportSchema = loadReportSchema.partial({ v: true, cluster: true, id: true, priority: true, master: true, maxJobs: true, maxCpu: true, maxMem: true, spawnedBy: true, languages: true, addrs: true, version: true, every: true }).extend({
+export const wireReportSchema = loadReportSchema.partial({ v: true, cluster: true, id: true, priority: true, master: true, masterPriority: true, maxJobs: true, maxCpu: true, maxMem: true, spawnedBy: true, languages: true, addrs: true, version: true, every: true }).extend({
   isMaster: loadReportSchema.shape.isMaster.default(IDLE_REPORT.isMaster),
   running: loadReportSchema.shape.running.default(IDLE_REPORT.running),
   queue: loadReportSchema.shape.queue.default(IDLE_REPORT.queue),

@@ -342,3 +342,101 @@ describe('purity', () => {
     expect(JSON.stringify({ ...s0, peers: [...s0.peers] })).toBe(snapshot)
   })
 })
+
+describe('hearsay: reports name their sender\'s master', () => {
+  const seek = (peer: string) => ({ type: 'seek', peer })
+  /** 'm', alone at first: master of term 1, then hearing from follower 'a'. */
+  const aloneThenA = (config: { rumourMs?: number } = {}): Probe => {
+    const p = new Probe('m', 0, config)
+    p.feed({ type: 'start' })
+    p.timer('startup')
+    p.up('a')
+    return p
+  }
+
+  test('a master above us that we have not heard from holds back our crowning while we seek it', () => {
+    const p = new Probe('m')
+    p.feed({ type: 'start' })
+    p.up('a') // a follower of z, which m has not heard from
+    expect(p.hearsay('a', 3, 'z')).toEqual([{ type: 'setTimer', name: 'rumour', ms: 3000 }, seek('z')])
+    expect(getTerm(p.state)).toBe(3) // no master of its own: the rumour's term is the highest known
+    // The startup timer fires: no one above m answers ELECTION (there is no one to ask), yet m does not crown itself.
+    expect(p.timer('startup')).toEqual([seek('z')])
+    expect([getRole(p.state), p.state.waiting]).toEqual(['candidate', null])
+    // Connected: z is asked directly, and its claim is followed.
+    expect(p.up('z')).toEqual([{ type: 'cancelTimer', name: 'rumour' }, { type: 'send', to: 'z', msg: election(3) }, { type: 'setTimer', name: 'answer', ms: 25 }])
+    expect(p.msg('z', coordinator(3))).toContainEqual({ type: 'becameFollower', master: 'z', term: 3 })
+  })
+
+  test('a rumour not reached in time is contested as before, once', () => {
+    const p = new Probe('m')
+    p.feed({ type: 'start' })
+    p.up('a')
+    p.hearsay('a', 3, 'z')
+    p.timer('startup')
+    expect(p.timer('rumour')).toEqual([{ type: 'broadcast', msg: coordinator(4) }, { type: 'becameMaster', term: 4 }])
+    // The same rumour again: no more holding back (m is master of a newer term anyway).
+    expect(p.hearsay('a', 3, 'z')).toEqual([{ type: 'send', to: 'a', msg: coordinator(4) }])
+  })
+
+  test('a master that crowned itself keeps its term while it seeks a rumoured master above it', () => {
+    const p = aloneThenA()
+    expect(p.hearsay('a', 5, 'z')).toEqual([{ type: 'setTimer', name: 'rumour', ms: 3000 }, seek('z')])
+    expect([getRole(p.state), getTerm(p.state)]).toEqual(['master', 1])
+    // Without rumours (rumourMs 0), the newer term is contested at once: m re-crowns above it.
+    const q = aloneThenA({ rumourMs: 0 })
+    expect(q.hearsay('a', 5, 'z')).toContainEqual({ type: 'becameMaster', term: 6 })
+  })
+
+  test('a master below us named at a newer term is contested', () => {
+    const p = aloneThenA()
+    expect(p.hearsay('a', 5, 'b')).toContainEqual({ type: 'becameMaster', term: 6 })
+  })
+
+  test('a live peer above us named master of a newer term is followed at once', () => {
+    const p = new Probe('m')
+    p.feed({ type: 'start' })
+    p.up('y')
+    p.msg('y', coordinator(1))
+    p.up('z')
+    p.up('a')
+    expect(p.hearsay('a', 2, 'z')).toContainEqual({ type: 'becameFollower', master: 'z', term: 2 })
+    // At our own term hearsay proves nothing (we may be electing because it went quiet).
+    const q = new Probe('m')
+    q.feed({ type: 'start' })
+    q.up('z')
+    q.up('a')
+    q.timer('startup')
+    expect(q.hearsay('a', 0, 'z')).toEqual([])
+  })
+
+  test('a master we saw go down is not a rumour while its followers catch up (failover stays fast)', () => {
+    const p = new Probe('y')
+    p.feed({ type: 'start' })
+    p.up('z')
+    p.up('a')
+    p.msg('z', coordinator(4))
+    expect(p.feed({ type: 'peerDown', peer: 'z' })).toContainEqual({ type: 'becameMaster', term: 5 })
+    // a has not noticed: its report still names z at term 4, which y has outgrown anyway…
+    expect(p.hearsay('a', 4, 'z')).toEqual([{ type: 'send', to: 'a', msg: coordinator(5) }])
+    // …and a candidate that saw z go at term 4 does not wait for it either.
+    const q = new Probe('y')
+    q.feed({ type: 'start' })
+    q.up('z')
+    q.up('yz')
+    q.up('a')
+    q.msg('z', coordinator(4))
+    q.feed({ type: 'peerDown', peer: 'z' }) // yz is above y: y asks it
+    expect(q.hearsay('a', 4, 'z')).toEqual([])
+    expect(q.timer('answer')).toEqual([{ type: 'send', to: 'yz', msg: election(4) }, { type: 'setTimer', name: 'answer', ms: 25 }])
+  })
+
+  test('a newer term from anyone ends a rumour', () => {
+    const p = new Probe('m')
+    p.feed({ type: 'start' })
+    p.up('a')
+    p.hearsay('a', 3, 'z')
+    p.timer('startup') // held back
+    expect(p.report('a', 4, false)).toEqual([{ type: 'cancelTimer', name: 'rumour' }, { type: 'broadcast', msg: coordinator(5) }, { type: 'becameMaster', term: 5 }])
+  })
+})

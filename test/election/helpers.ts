@@ -6,6 +6,7 @@ import {
   type ElectionEvent,
   type ElectionMessage,
   type ElectionState,
+  type TimerName,
 } from '../../src/election/index.ts'
 
 /** A single state machine driven by hand, keeping the actions of the last step. */
@@ -36,12 +37,17 @@ export class Probe {
     return this.feed({ type: 'message', from, msg })
   }
 
-  timer(name: 'startup' | 'answer' | 'coordinator'): readonly ElectionAction[] {
+  timer(name: TimerName): readonly ElectionAction[] {
     return this.feed({ type: 'timer', name })
   }
 
   report(from: string, term: number, isMaster: boolean, priority = 0): readonly ElectionAction[] {
     return this.feed({ type: 'report', from, rank: { id: from, priority }, term, isMaster })
+  }
+
+  /** A follower's report naming its master. */
+  hearsay(from: string, term: number, master: string, masterPriority = 0): readonly ElectionAction[] {
+    return this.feed({ type: 'report', from, rank: { id: from, priority: 0 }, term, isMaster: false, master: { id: master, priority: masterPriority } })
   }
 }
 

@@ -24,6 +24,13 @@ export class Links {
     this.changed()
   }
 
+  /** Removes the cut between a and b; true if there was one. */
+  uncut(a: string, b: string): boolean {
+    const had = this.cuts.delete(pairKey(a, b))
+    if (had) this.changed()
+    return had
+  }
+
   /** Removes every cut; returns the pairs that were cut. */
   healAll(): [string, string][] {
     const pairs = [...this.cuts].map((k) => k.split('|') as [string, string])

@@ -7,8 +7,10 @@
  * feeds peerUp when a connection opens (or a report arrives from a peer it
  * thought gone) and peerDown when a connection closes (or, for a peer heard
  * of only through relayed reports, when those stop), periodic load reports
- * relayed through the node's connected component (as gossipsub would), and
- * timers on the fake clock. Direct messages need a direct link.
+ * relayed through the node's connected component (as gossipsub would; or,
+ * with `relayReports: false`, only to linked peers, as meshrun's are), and
+ * timers on the fake clock. Direct messages need a direct link. A report
+ * names the master its sender follows.
  */
 import {
   compareRank,
@@ -40,12 +42,14 @@ export interface SimOptions {
   reportIntervalMs?: number
   /** A peer with no direct link is down after this many report intervals of silence. */
   staleReports?: number
+  /** Reports reach the sender's whole component (true, the default) or only the peers linked to it. */
+  relayReports?: boolean
   config?: Partial<ElectionConfig>
 }
 
 type Item =
   | { kind: 'msg'; from: string; fromInc: number; to: string; toInc: number; msg: ElectionMessage }
-  | { kind: 'report'; from: string; fromInc: number; to: string; toInc: number; term: number; isMaster: boolean }
+  | { kind: 'report'; from: string; fromInc: number; to: string; toInc: number; term: number; isMaster: boolean; master: Rank | null }
   | { kind: 'timer'; node: string; inc: number; name: TimerName; token: number }
   | { kind: 'link'; node: string; inc: number; peer: string }
   | { kind: 'tick'; node: string; inc: number }
@@ -75,7 +79,7 @@ export class Sim {
   now = 0
   readonly nodes = new Map<string, SimNode>()
   readonly trace: string[] = []
-  readonly stats = { sent: 0, dropped: 0, delivered: 0 }
+  readonly stats = { sent: 0, dropped: 0, delivered: 0, seeks: 0 }
   private readonly o: Required<Omit<SimOptions, 'config' | 'seed'>> & { config: Partial<ElectionConfig> }
   private readonly rand: () => number
   private readonly queue = new TimeQueue<Item>()
@@ -95,6 +99,7 @@ export class Sim {
       detectMs: opts.detectMs ?? 1,
       reportIntervalMs: opts.reportIntervalMs ?? 100,
       staleReports: opts.staleReports ?? 3,
+      relayReports: opts.relayReports ?? true,
       config: opts.config ?? {},
     }
   }
@@ -161,6 +166,11 @@ export class Sim {
     groups.forEach((g, i) => {
       for (const h of groups.slice(i + 1)) for (const a of g) for (const b of h) this.cut(a, b)
     })
+  }
+
+  /** Links a pair that was cut (a connection between two nodes that had not met). */
+  join(a: string, b: string): void {
+    if (this.links.uncut(a, b)) this.checkLinkBothWays(a, b, this.o.connectMs)
   }
 
   heal(): void {
@@ -309,6 +319,9 @@ export class Sim {
       case 'cancelTimer':
         n.timers.delete(a.name)
         return
+      case 'seek': // connections come and go as the test says
+        this.stats.seeks++
+        return
       default:
         n.history.push({ at: this.now, action: a })
         this.log(n.id, formatAction(a))
@@ -349,7 +362,7 @@ export class Sim {
   private deliverReport(it: Extract<Item, { kind: 'report' }>): void {
     const to = this.current(it.to, it.toInc)
     const from = this.current(it.from, it.fromInc)
-    if (to === null || from === null || !this.links.reachable(it.from, it.to)) return
+    if (to === null || from === null || !(this.o.relayReports ? this.links.reachable(it.from, it.to) : this.linked(it.from, it.to))) return
     to.heard.set(it.from, this.now)
     const rank = { id: from.id, priority: from.priority }
     const seen = to.view.get(from.id)
@@ -358,7 +371,7 @@ export class Sim {
       to.view.set(from.id, from.inc)
       this.feed(to, { type: 'peerUp', peer: from.id, rank })
     }
-    this.feed(to, { type: 'report', from: from.id, rank, term: it.term, isMaster: it.isMaster })
+    this.feed(to, { type: 'report', from: from.id, rank, term: it.term, isMaster: it.isMaster, master: it.master })
   }
 
   private fireTimer(it: Extract<Item, { kind: 'timer' }>): void {
@@ -372,9 +385,12 @@ export class Sim {
     const n = this.current(id, inc)
     if (n === null) return
     const { term, role } = n.state
-    for (const to of this.links.componentOf(id)) {
+    const m = role === 'follower' ? n.state.master : null
+    const master = m === null ? null : { id: m, priority: this.node(m).priority }
+    const audience = this.o.relayReports ? this.links.componentOf(id) : [...this.nodes.keys()].filter((to) => this.linked(id, to))
+    for (const to of audience) {
       if (to === id || this.lost()) continue
-      const item: Item = { kind: 'report', from: id, fromInc: inc, to, toInc: this.node(to).inc, term, isMaster: role === 'master' }
+      const item: Item = { kind: 'report', from: id, fromInc: inc, to, toInc: this.node(to).inc, term, isMaster: role === 'master', master }
       this.queue.push(this.now + this.delay(), item)
     }
     const staleMs = this.o.staleReports * this.o.reportIntervalMs

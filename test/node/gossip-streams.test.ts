@@ -99,3 +99,54 @@ test('a load report is taken from the peer it names, and refused when it names a
     gossip.stop()
   }
 })
+
+test('a new term makes a full report; a light report of a term its full one did not state names no master', async () => {
+  const cluster = 'gossip-term-test'
+  const topic = topicFor(cluster)
+  let term = 1
+  const sent: Array<Record<string, unknown>> = []
+  b.services.pubsub!.addEventListener('message', (evt: CustomEvent<Message>) => {
+    if (evt.detail.topic === topic) sent.push(JSON.parse(new TextDecoder().decode(evt.detail.data)) as Record<string, unknown>)
+  })
+  b.services.pubsub!.subscribe(topic)
+  const heard: LoadReport[] = []
+  const master = b.peerId.toString()
+  const gossip = new LoadGossip({
+    pubsub: a.services.pubsub!,
+    cluster,
+    intervalMs: () => 60_000,
+    makeReport: () => ({
+      id: a.peerId.toString(), priority: 0, term, isMaster: false, master, cpu: 0, mem: 0, running: 0, maxJobs: 1,
+      maxCpu: 100, maxMem: 100, accepting: true, queue: 0, languages: ['c'], jobs: [], addrs: [], version: 'test',
+    }),
+    idle: () => false,
+    onReport: (r) => { heard.push(r) },
+    log: createLogger('test', 'silent'),
+  })
+  gossip.start()
+  try {
+    await until('b to hear a', () => { gossip.publish(); return sent.length > 0 ? true : undefined })
+    // Light reports while the term stays; the next term's first report is full.
+    await until('a light report', () => { gossip.publish(); return sent.some((r) => r.term === 1 && r.languages === undefined) ? true : undefined })
+    term = 2
+    gossip.publish()
+    const first = await until('a report of term 2', () => sent.find((r) => r.term === 2))
+    expect(first).toMatchObject({ master, languages: ['c'] })
+
+    // Receiving (a hears b): a light report is completed from the full one,
+    // but its master only when the terms match (a lost full report of a new
+    // term would otherwise name the old term's master).
+    let seq = 1
+    const report = (t: number, full: boolean): Uint8Array => encoder.encode(JSON.stringify({
+      seq: seq++, term: t, cpu: 1, mem: 1,
+      ...(full ? { v: 1, cluster, priority: 0, master: a.peerId.toString(), maxJobs: 2, maxCpu: 100, maxMem: 95, languages: ['python'], addrs: [], version: 'test', every: 500 } : {}),
+    }))
+    await until('a to hear b', async () => { await b.services.pubsub!.publish(topic, report(5, true)); return heard.length > 0 ? true : undefined })
+    await b.services.pubsub!.publish(topic, report(5, false))
+    await b.services.pubsub!.publish(topic, report(6, false))
+    await until('the light report of term 6', () => heard.find((r) => r.term === 6))
+    expect(heard.slice(-2).map((r) => [r.term, r.master, r.languages])).toEqual([[5, a.peerId.toString(), ['python']], [6, null, ['python']]])
+  } finally {
+    gossip.stop()
+  }
+})
