@@ -124,7 +124,13 @@ export function topicFor (cluster: string): string {
 export class LoadGossip {
   private readonly init: LoadGossipInit
   private readonly topic: string
-  private seq = Date.now()
+  /**
+   * Grows with every report, and across restarts (the clock, in µs-sized
+   * steps); the random part keeps two nodes started in the same millisecond
+   * apart: their idle reports would be the same bytes, and gossipsub takes
+   * a message it has seen (same id) for a duplicate.
+   */
+  private seq = Date.now() * 1000 + Math.floor(Math.random() * 1000)
   private timer: NodeJS.Timeout | undefined
   private stopped = false
   /** Each peer's last full report (light ones are completed from it), and when it last reported. */
