@@ -74,7 +74,7 @@ export class ElectionDriver {
   private readonly timers = new Map<TimerName, NodeJS.Timeout>()
   /** Bumped when a timer is set or cancelled: a firing deferred past I/O checks it is still the current one. */
   private readonly gens = new Map<TimerName, number>()
-  private waiters: Array<() => void> = []
+  private waiters = new Set<() => void>()
   private stopped = false
   /** Elections this node has seen complete (for metrics). */
   elections = 0
@@ -110,17 +110,20 @@ export class ElectionDriver {
     this.stopped = true
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
-    for (const w of this.waiters) w()
-    this.waiters = []
+    const waiters = [...this.waiters]
+    this.waiters.clear()
+    for (const w of waiters) w()
   }
 
   /** Resolves at the next change of master, term or role. */
   async changed (signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw signal.reason
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { reject(signal.reason) }
+      const waiter = (): void => { signal.removeEventListener('abort', onAbort); resolve() }
+      // Gone from the list when given up: every remote placement waits here (placement.ts).
+      const onAbort = (): void => { this.waiters.delete(waiter); reject(signal.reason) }
       signal.addEventListener('abort', onAbort, { once: true })
-      this.waiters.push(() => { signal.removeEventListener('abort', onAbort); resolve() })
+      this.waiters.add(waiter)
     })
   }
 
@@ -194,8 +197,8 @@ export class ElectionDriver {
 
   private notify (change: ElectionChange): void {
     this.init.onChange(change)
-    const waiters = this.waiters
-    this.waiters = []
+    const waiters = [...this.waiters]
+    this.waiters.clear()
     for (const w of waiters) w()
   }
 

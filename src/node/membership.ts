@@ -69,6 +69,18 @@ export class Membership {
     this.emit('report', member)
   }
 
+  /**
+   * The cluster elected a new master past this peer, our master until now:
+   * unless its reports still arrive on time (a master deposed by a
+   * higher-ranked node is still a good worker), it is down now, not when
+   * our own sweep finds its silence: a node that follows the new master on
+   * its COORDINATOR, before it noticed the old one stop, otherwise kept the
+   * jobs it had sent there waiting up to a second longer.
+   */
+  passedOver (id: string, now: number): void {
+    if (!this.onTime(id, now)) this.markDown(id)
+  }
+
   /** The peer's last connection closed. */
   onDisconnect (id: string): void {
     this.markDown(id)

@@ -424,8 +424,14 @@ export class MeshNode {
   /** Streams opened to this node since it started, by protocol (regression guards, metrics). */
   readonly inboundStreams: Record<string, number> = {}
 
+  /** The master named by the last election change (null after stepping down). */
+  private followed: string | null = null
+
   private onElection (c: ElectionChange): void {
     this.electionChangedAt = Date.now()
+    const before = this.followed
+    this.followed = c.master
+    if (before !== null && before !== this.id && before !== c.master && c.master !== null) this.membership.passedOver(before, Date.now())
     this.events.emit({ type: 'election', kind: c.kind, master: c.master, term: c.term, at: Date.now() })
     if (c.kind === 'became-master') {
       this.log.info(`became master (term ${c.term})`)

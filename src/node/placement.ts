@@ -38,14 +38,40 @@ export class ClusterPlacement implements PlacementLink {
       }
       const link = master === this.self ? this.local : this.remoteFor(master)
       try {
-        const grant = await link.place(opts)
+        const grant = master === this.self ? await link.place(opts) : await this.placeWhileMaster(link, master, opts)
         this.byJob.set(opts.id, link)
         return grant
       } catch (err) {
         if (!(err instanceof MasterLostError) || opts.signal.aborted) throw err
+        if (err instanceof MasterChangedError) continue // the new one is known: ask it now
         // Wait for the election to settle (or retry soon, if it already has).
         await Promise.race([this.view.changed(opts.signal), sleep(250)])
       }
+    }
+  }
+
+  /**
+   * Asks a remote master, and withdraws the request as soon as this node
+   * follows another one (or none). Otherwise a request queued at a master
+   * that stopped (SIGSTOP) waited until this node's own report sweep gave
+   * up on it, which can be a second or more after the others elected a new
+   * master: in one failover run in ten, jobs queued at the old master
+   * started 1.4 s after the agreement.
+   */
+  private async placeWhileMaster (link: PlacementLink, master: string, opts: PlaceOptions): Promise<Grant> {
+    const changed = new AbortController()
+    const watching = new AbortController()
+    void (async () => {
+      while (this.view.master() === master) await this.view.changed(AbortSignal.any([opts.signal, watching.signal]))
+      changed.abort(new MasterChangedError(`${master} is no longer the master this node follows`))
+    })().catch(() => {})
+    try {
+      return await link.place({ ...opts, signal: AbortSignal.any([opts.signal, changed.signal]) })
+    } catch (err) {
+      if (changed.signal.aborted && !opts.signal.aborted) throw changed.signal.reason
+      throw err
+    } finally {
+      watching.abort()
     }
   }
 
@@ -63,4 +89,9 @@ export class ClusterPlacement implements PlacementLink {
 
 async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** The master changed while a request waited at the old one (withdrawn; ask the new one). */
+class MasterChangedError extends MasterLostError {
+  override name = 'MasterChangedError'
 }

@@ -76,3 +76,17 @@ test('an idle follower (its last report says so) is given twice the silence; an 
   for (let t = 4000; t <= 4250; t += 250) m.sweep(t)
   expect(events).toContain('down follower')
 })
+
+test('a master passed over by an election is down at once if its reports are late, and stays up if they are on time', () => {
+  const m = new Membership(500) // down after 2 s of silence; on time within 1.5 s
+  const events: string[] = []
+  m.on('down', (x) => events.push(`down ${x.id}`))
+  m.onReport(report('stopped', 1, 500, { isMaster: true }), 0)
+  m.onReport(report('deposed', 1, 500, { isMaster: true }), 1000)
+  // The others elected a new master 1.6 s after the last report of 'stopped' (SIGSTOP): it is down now, not at the next sweep.
+  m.passedOver('stopped', 1600)
+  // 'deposed' reported 0.6 s ago: a higher node took over, and it is still a worker.
+  m.passedOver('deposed', 1600)
+  expect(events).toEqual(['down stopped'])
+  expect(m.up.map((x) => x.id)).toEqual(['deposed'])
+})
