@@ -47,7 +47,9 @@ export async function mountTmpfs (dirs: readonly string[], sizeBytes: number, in
   const opts = `size=${sizeBytes},nr_inodes=${inodes}`
   const lines: string[] = []
   dirs.forEach((d, i) => {
-    const arg = `"$${i + 1}"`
+    // Braces: in sh, `$10` is `${1}0` (a node with 10 slots or more mounted
+    // nothing, and its job dirs fell back to plain directories).
+    const arg = `"\${${i + 1}}"`
     lines.push(mounted.has(d)
       ? `mount -o remount,${opts} ${arg} || exit 1`
       : `mount -t tmpfs -o ${opts},mode=0755,nosuid,nodev meshrun ${arg} || exit 1`)
