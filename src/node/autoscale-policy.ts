@@ -16,6 +16,7 @@
  * 5. After a join, wait `settleMs` (the new worker takes jobs); after a
  *    failure, wait `backoffMs`.
  */
+import { overCap } from './scheduler.ts'
 
 export interface PolicyConfig {
   /** Most spawned workers alive at once. */
@@ -166,8 +167,7 @@ export interface NodeLoad {
 export function everyNodeFull (nodes: Iterable<NodeLoad>): boolean {
   for (const n of nodes) {
     if (!n.accepting) continue
-    const overCap = n.busy > 0 && (n.cpu >= n.maxCpu || n.mem >= n.maxMem)
-    if (n.busy < n.maxJobs && !overCap) return false
+    if (n.busy < n.maxJobs && !(n.busy > 0 && overCap(n))) return false
   }
   return true
 }

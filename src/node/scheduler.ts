@@ -202,6 +202,17 @@ export class Scheduler {
 export const RELEASE_MEMORY_MS = 3000
 export const POSITION_EVERY_MS = 1000
 
+/**
+ * Over its `--max-cpu` or `--max-mem`. A CPU cap of 100 % (the default) is
+ * no cap: a machine merely busy (both cores running sandboxes as they
+ * start) still takes jobs up to `--max-jobs`. Counted as a cap, it held
+ * back the orphans of a failover (50 jobs restarting at once on two cores)
+ * until the next load sample: ~1 s, in one failover run of ten.
+ */
+export function overCap (v: Pick<NodeView, 'cpu' | 'mem' | 'maxCpu' | 'maxMem'>): boolean {
+  return (v.maxCpu < 100 && v.cpu >= v.maxCpu) || v.mem >= v.maxMem
+}
+
 /** Admission, then the least loaded node (fewest busy slots, then CPU, then the longest since its last grant). */
 function pickBest (capable: NodeView[], taken: Map<string, number>, lastGrant: ReadonlyMap<string, number>): NodeView | undefined {
   let best: NodeView | undefined
@@ -213,7 +224,7 @@ function pickBest (capable: NodeView[], taken: Map<string, number>, lastGrant: R
     if (busy >= v.maxJobs) continue
     // A node over its CPU or memory cap takes no new job unless it runs none
     // of ours: load from outside meshrun must not lock a node out for good.
-    if (busy > 0 && (v.cpu >= v.maxCpu || v.mem >= v.maxMem)) continue
+    if (busy > 0 && overCap(v)) continue
     const score = busy / v.maxJobs + v.cpu / 1000
     // Within half a CPU point (nodes on one machine all report its CPU), the
     // node that waited longest since its last grant: an idle cluster spreads
