@@ -61,8 +61,9 @@ export class ClusterPlacement implements PlacementLink {
   private async placeWhileMaster (link: PlacementLink, master: string, opts: PlaceOptions): Promise<Grant> {
     const changed = new AbortController()
     const watching = new AbortController()
+    const watch = AbortSignal.any([opts.signal, watching.signal])
     void (async () => {
-      while (this.view.master() === master) await this.view.changed(AbortSignal.any([opts.signal, watching.signal]))
+      while (this.view.master() === master) await this.view.changed(watch)
       changed.abort(new MasterChangedError(`${master} is no longer the master this node follows`))
     })().catch(() => {})
     try {
