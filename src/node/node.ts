@@ -20,6 +20,7 @@ import { ClusterPlacement } from './placement.ts'
 import { LoadMonitor } from './load.ts'
 import { LoadGossip, reportInterval } from './gossip.ts'
 import { Membership } from './membership.ts'
+import { peerIdOf } from './peer-ids.ts'
 import { Discovery } from './discovery.ts'
 import { ElectionDriver, LagGauge, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
@@ -75,6 +76,8 @@ export const DEFAULT_PORT = 7700
 export const KEEP_RESULTS_MS = 10 * 60_000
 /** For this long after membership changes, reports name the peers their sender hears. */
 const PEER_EXCHANGE_MS = 5000
+/** How long a silent peer has to answer a ping before its connection is dropped (see checkSilent). */
+const SILENT_PING_MS = 10_000
 /** A joining node stands for election once no new peer came up for this long (and it heard the master its peers follow)… */
 const SETTLE_MS = 400
 /** …or after this long at most. */
@@ -221,6 +224,7 @@ export class MeshNode {
       const gone = new Error(`peer ${m.id} went silent`)
       this.links.drop(m.id, gone)
       this.services.dropFrom(m.id, gone)
+      void this.checkSilent(m.id)
     })
     this.membership.on('report', (m) => {
       const r = m.report
@@ -423,6 +427,24 @@ export class MeshNode {
   electionChangedAt = 0
   /** Streams opened to this node since it started, by protocol (regression guards, metrics). */
   readonly inboundStreams: Record<string, number> = {}
+
+  /**
+   * A peer went silent and its connection is still open: one ping over it,
+   * and if no answer comes within SILENT_PING_MS, hang up (a machine that
+   * crashed or lost its cable sends no FIN; discovery dials it afresh once
+   * it is back). A late peer that answers keeps its connection.
+   */
+  private async checkSilent (id: string): Promise<void> {
+    const peer = peerIdOf(id)
+    if (this.host.getConnections(peer).length === 0) return
+    try {
+      await this.host.services.ping.ping(peer, { signal: AbortSignal.timeout(SILENT_PING_MS) })
+    } catch (err) {
+      if (this.membership.members.get(id)?.up === true) return // it spoke meanwhile
+      this.log.info(`peer ${id} answers no ping either: hanging up (${String(err)})`)
+      for (const c of this.host.getConnections(peer)) c.abort(new Error(`peer ${id} went silent and answers no ping`))
+    }
+  }
 
   /** The master named by the last election change (null after stepping down). */
   private followed: string | null = null
