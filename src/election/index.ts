@@ -29,10 +29,13 @@
  *   or its reports stop for a few intervals. Fast and accurate peerDown is
  *   what makes failover fast: the highest survivor crowns itself at once.
  * - `message {from, msg}` for each election message received (validated).
- * - `report {from, rank, term, isMaster}` for each load report received
- *   (also relayed ones). Publish your own with getTerm() and isMaster().
- *   Reports repair what lost messages leave behind: a node that missed a
- *   COORDINATOR, two masters after a partition heals.
+ * - `report {from, rank, term, isMaster, master?}` for each load report
+ *   received. Publish your own with getTerm(), isMaster() and, as a
+ *   follower, getMaster() with its rank. Reports repair what lost messages
+ *   leave behind (a node that missed a COORDINATOR, two masters after a
+ *   partition heals), and the master they name lets a node wait for a
+ *   higher master it is not connected to yet instead of outbidding it.
+ * - Carry out `seek {peer}` by connecting to that peer (rate-limited).
  * - `timer {name}` when a timer set by `setTimer` fires (and was not
  *   cancelled or replaced since).
  */
