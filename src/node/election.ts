@@ -110,9 +110,7 @@ export class ElectionDriver {
     this.stopped = true
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
-    const waiters = [...this.waiters]
-    this.waiters.clear()
-    for (const w of waiters) w()
+    this.wake()
   }
 
   /** Resolves at the next change of master, term or role. */
@@ -197,6 +195,11 @@ export class ElectionDriver {
 
   private notify (change: ElectionChange): void {
     this.init.onChange(change)
+    this.wake()
+  }
+
+  /** Resolves every pending `changed`. */
+  private wake (): void {
     const waiters = [...this.waiters]
     this.waiters.clear()
     for (const w of waiters) w()

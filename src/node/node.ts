@@ -229,8 +229,8 @@ export class MeshNode {
     this.membership.on('report', (m) => {
       const r = m.report
       this.election.report(m.id, r.priority, r.term, r.isMaster, r.isMaster || r.master == null ? null : { id: r.master, priority: r.masterPriority ?? 0 })
-      void this.discovery.learn(m.id, m.report.addrs)
-      for (const p of m.report.peers ?? []) void this.discovery.learn(p.id, p.addrs)
+      void this.discovery.learn(m.id, r.addrs)
+      for (const p of r.peers ?? []) void this.discovery.learn(p.id, p.addrs)
       if (this.election.isMaster) this.scheduler.pump()
     })
   }
