@@ -188,12 +188,14 @@ export class Entry {
       job.state = 'running'
       job.worker = grant.worker
       this.init.onState(job)
+      let failed = true
       try {
         const { result, node } = await this.init.dispatch().dispatch(spec, grant, {
           signal: this.aborter.signal,
           onStage: (stage, node) => { this.emit(job, { t: 'started', stage, node }, true) },
           onOutput: (stage, stream, data) => { this.emit(job, { t: 'output', stage, stream, data }, true) },
         })
+        failed = false
         return this.finish(job, result, node)
       } catch (err) {
         lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
@@ -207,7 +209,7 @@ export class Entry {
           failedOn.push(grant.worker)
         }
       } finally {
-        placement.done(spec.id)
+        placement.done(spec.id, failed)
       }
     }
     return this.finish(job, { status: 'error', message: `gave up after ${job.attempts} attempts: ${lastError}`, compile: null, run: null }, this.init.self)

@@ -15,6 +15,8 @@ export interface Grant {
    * may not be known to the entry yet (not connected, no address to dial).
    */
   addrs?: string[]
+  /** On a slot the master leased to this entry: placed without asking it. */
+  leased?: boolean
 }
 
 export interface PlaceOptions {
@@ -30,7 +32,7 @@ export interface PlacementLink {
   /** Wait until the master grants a worker; rejects with RejectedError if nobody can ever run it. */
   place: (opts: PlaceOptions) => Promise<Grant>
   /** The granted job finished (or its attempt failed): the slot is free again. */
-  done: (id: string) => void
+  done: (id: string, failed?: boolean) => void
 }
 
 export interface DispatchHooks {

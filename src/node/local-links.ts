@@ -7,10 +7,12 @@ import { MasterLostError, RefusedError, RejectedError, type DispatchHooks, type 
 export class LocalPlacement implements PlacementLink {
   private readonly scheduler: Scheduler
   private readonly term: () => number
+  private readonly self: string
 
-  constructor (scheduler: Scheduler, term: () => number) {
+  constructor (scheduler: Scheduler, term: () => number, self: string) {
     this.scheduler = scheduler
     this.term = term
+    this.self = self
   }
 
   async place (opts: PlaceOptions): Promise<Grant> {
@@ -26,7 +28,7 @@ export class LocalPlacement implements PlacementLink {
         id: opts.id,
         language: opts.language,
         ...(opts.avoid === undefined ? {} : { avoid: opts.avoid }),
-        entry: 'local',
+        entry: this.self,
         onPosition: opts.onPosition,
         onGrant: (worker) => {
           opts.signal.removeEventListener('abort', onAbort)

@@ -82,12 +82,16 @@ const SILENT_PING_MS = 10_000
 const SETTLE_MS = 400
 /** …or after this long at most. */
 const SETTLE_MAX_MS = 8000
+/** A slot the master leased to this node for its own jobs goes back after this long unused. */
+const LEASE_IDLE_MS = 2000
 
 export class MeshNode {
   readonly host: Host
   readonly executor: Executor
   readonly entry: Entry
   readonly scheduler: Scheduler
+  /** How this node's jobs get a worker (counts placements by way). */
+  readonly placement: ClusterPlacement
   readonly worker: Worker
   readonly load: LoadMonitor
   readonly membership: Membership
@@ -162,10 +166,19 @@ export class MeshNode {
       addrsOf: (id) => this.membership.members.get(id)?.report.addrs ?? [],
     })
     this.links = new Links(host)
-    const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term), this.links, {
+    const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term, self), this.links, {
       master: () => this.election.master,
       changed: async (signal) => { await this.election.changed(signal) },
+    }, {
+      self,
+      idleMs: LEASE_IDLE_MS,
+      // A job resubmitted while it runs elsewhere goes through the master,
+      // which sends it to that run.
+      usable: (opts) => this.accepting && !(opts.avoid ?? []).includes(self) &&
+        this.executor.languages.some((l) => l.name === opts.language) &&
+        !this.membership.up.some((m) => m.report.jobs.includes(opts.id)),
     })
+    this.placement = placement
     const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(this.links, async (id, addrs) => { await this.discovery.learn(id, addrs) }))
     this.entry = new Entry({
       self,
@@ -557,6 +570,7 @@ export class MeshNode {
       uptimeMs: now - this.startedAt,
       streams: { ...this.inboundStreams, [PROTOCOL_ELECTION]: this.election.messagesIn },
       gossip: { published: this.gossip.published, bytes: this.gossip.bytesOut, largest: this.gossip.largest, full: this.gossip.fullPublished },
+      placements: { ...this.placement.counts },
     }
   }
 }

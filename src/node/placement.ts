@@ -5,7 +5,7 @@
  */
 import type { Links } from './link.ts'
 import { MasterLostError, type Grant, type PlaceOptions, type PlacementLink } from './links.ts'
-import { RemotePlacement } from './remote-links.ts'
+import { RemotePlacement, type Leasing } from './remote-links.ts'
 
 export interface MasterView {
   /** The master this node follows (itself when master), or null during an election. */
@@ -19,15 +19,20 @@ export class ClusterPlacement implements PlacementLink {
   private readonly local: PlacementLink
   private readonly links: Links
   private readonly view: MasterView
+  private readonly leasing: Leasing | undefined
   private remote: RemotePlacement | undefined
   private readonly byJob = new Map<string, PlacementLink>()
 
-  constructor (self: string, local: PlacementLink, links: Links, view: MasterView) {
+  constructor (self: string, local: PlacementLink, links: Links, view: MasterView, leasing?: Leasing) {
     this.self = self
     this.local = local
     this.links = links
     this.view = view
+    this.leasing = leasing
   }
+
+  /** Placements since start: by this node as master, by asking a master, on a leased slot without asking. */
+  readonly counts = { local: 0, asked: 0, leased: 0 }
 
   async place (opts: PlaceOptions): Promise<Grant> {
     for (;;) {
@@ -36,10 +41,12 @@ export class ClusterPlacement implements PlacementLink {
         await this.view.changed(opts.signal)
         continue
       }
+      if (master === this.self && this.remote !== undefined) { this.remote.close(); this.remote = undefined }
       const link = master === this.self ? this.local : this.remoteFor(master)
       try {
         const grant = master === this.self ? await link.place(opts) : await this.placeWhileMaster(link, master, opts)
         this.byJob.set(opts.id, link)
+        this.counts[master === this.self ? 'local' : grant.leased === true ? 'leased' : 'asked']++
         return grant
       } catch (err) {
         if (!(err instanceof MasterLostError) || opts.signal.aborted) throw err
@@ -76,14 +83,17 @@ export class ClusterPlacement implements PlacementLink {
     }
   }
 
-  done (id: string): void {
+  done (id: string, failed = false): void {
     const link = this.byJob.get(id)
     this.byJob.delete(id)
-    link?.done(id)
+    link?.done(id, failed)
   }
 
   private remoteFor (master: string): RemotePlacement {
-    if (this.remote?.master !== master) this.remote = new RemotePlacement(this.links, master)
+    if (this.remote?.master !== master) {
+      this.remote?.close()
+      this.remote = new RemotePlacement(this.links, master, this.leasing)
+    }
     return this.remote
   }
 }

@@ -33,6 +33,7 @@ export interface PlaceRequest {
   language: string
   /** Workers that already failed this job (unreachable, gone): not chosen again while another can take it. */
   avoid?: readonly string[]
+  /** The node that asked (preferred among equally loaded nodes). */
   entry: string
   onPosition: (position: number) => void
   onGrant: (worker: string) => void
@@ -41,7 +42,15 @@ export interface PlaceRequest {
   onLost: () => void
 }
 
-interface Queued { req: PlaceRequest, lastPosition: number, sentAt: number }
+interface Queued {
+  req: PlaceRequest
+  lastPosition: number
+  sentAt: number
+  /** Times a job further back that came in on the chosen node went first. */
+  skipped: number
+  /** When it was queued. */
+  at: number
+}
 
 export class Scheduler {
   private readonly queue: Queued[] = []
@@ -97,7 +106,7 @@ export class Scheduler {
       req.onReject(`no live node can run ${req.language}`)
       return
     }
-    const item = { req, lastPosition: -1, sentAt: 0 }
+    const item = { req, lastPosition: -1, sentAt: 0, skipped: 0, at: this.now() }
     if (front) this.queue.unshift(item)
     else this.queue.push(item)
     this.pump()
@@ -114,6 +123,20 @@ export class Scheduler {
   release (id: string): void {
     this.released.set(id, this.now())
     if (this.granted.delete(id)) this.pump()
+  }
+
+  /**
+   * A slot leased to its own node runs another job there (see services.ts):
+   * the slot stays taken, under the new job's id. A job already granted
+   * elsewhere (submitted twice at once) keeps the slot under the old id.
+   */
+  rekey (from: string, to: string): boolean {
+    const worker = this.granted.get(from)
+    if (worker === undefined || this.granted.has(to)) return false
+    this.granted.delete(from)
+    this.released.set(from, this.now())
+    this.granted.set(to, worker)
+    return true
   }
 
   /** A worker is gone: free its grants and return the affected job ids. */
@@ -153,6 +176,41 @@ export class Scheduler {
     for (const q of queued) q.req.onLost()
   }
 
+  /**
+   * The first queued job after `i` that came in on `node`, may run there and
+   * was queued within LOCAL_WINDOW_MS of the job at `i`. (An entry sends a
+   * burst of requests in one write: the queue holds them in blocks, one
+   * entry's after another's.)
+   */
+  private localFor (node: NodeView, i: number): number {
+    const since = this.queue[i]!.at
+    for (let j = i + 1; j < this.queue.length && j <= i + LOCAL_SCAN; j++) {
+      const { req, at } = this.queue[j]!
+      if (req.entry === node.id && at - since <= LOCAL_WINDOW_MS && node.languages.includes(req.language) && !(req.avoid ?? []).includes(node.id)) return j
+    }
+    return -1
+  }
+
+  /** Grant the queued job at `at` on `node`; returns where the pump goes on (`i`, moved if jobs before it left). */
+  private grant (at: number, node: NodeView, taken: Map<string, number>, i: number): number {
+    const [item] = this.queue.splice(at, 1)
+    const { req } = item!
+    if (at < i) i--
+    this.granted.set(req.id, node.id)
+    this.lastGrant.set(node.id, ++this.grants_)
+    taken.set(node.id, (taken.get(node.id) ?? 0) + 1)
+    req.onGrant(node.id)
+    // Requests for the same job go to the same run.
+    for (let j = this.queue.length - 1; j >= 0; j--) {
+      const twin = this.queue[j]!
+      if (twin.req.id !== req.id) continue
+      this.queue.splice(j, 1)
+      if (j < i) i--
+      twin.req.onGrant(node.id)
+    }
+    return i
+  }
+
   /** Try to place queued jobs; call whenever load or membership changes. */
   pump (): void {
     const views = [...this.views()].filter((v) => v.up)
@@ -165,24 +223,17 @@ export class Scheduler {
       const preferred = capable.filter((v) => !avoid.includes(v.id))
       // Nodes where the job's attempt was lost come last, not never: a job
       // waiting for the others while one of them sits free never moved.
-      const best = pickBest(preferred, taken, this.lastGrant) ?? pickBest(capable, taken, this.lastGrant)
+      const best = pickBest(preferred, taken, this.lastGrant, item.req.entry) ?? pickBest(capable, taken, this.lastGrant, item.req.entry)
       if (best === undefined) {
         i++
         continue
       }
-      this.queue.splice(i, 1)
-      this.granted.set(item.req.id, best.id)
-      this.lastGrant.set(best.id, ++this.grants_)
-      taken.set(best.id, (taken.get(best.id) ?? 0) + 1)
-      item.req.onGrant(best.id)
-      // Requests for the same job go to the same run.
-      for (let j = this.queue.length - 1; j >= 0; j--) {
-        const twin = this.queue[j]!
-        if (twin.req.id !== item.req.id) continue
-        this.queue.splice(j, 1)
-        if (j < i) i--
-        twin.req.onGrant(best.id)
-      }
+      // A job that came in on that node and was queued about as early takes
+      // the slot instead (no hop to a worker, for it or its output); each
+      // job is passed over so at most LOCAL_SKIPS times.
+      const local = best.id === item.req.entry || item.skipped >= LOCAL_SKIPS ? -1 : this.localFor(best, i)
+      if (local >= 0) item.skipped++
+      i = this.grant(local >= 0 ? local : i, best, taken, i)
     }
     // Every grant moves every queued job up one place: telling each of them
     // each time is O(n²) messages for a long queue. Positions near the front
@@ -200,6 +251,14 @@ export class Scheduler {
 }
 
 export const RELEASE_MEMORY_MS = 3000
+/** A job queued this much later than the first may go first on the node it came in on (see pump)... */
+export const LOCAL_WINDOW_MS = 1000
+/** ...but no job is passed over so more than this many times... */
+export const LOCAL_SKIPS = 8
+/** ...and the search looks this far back in the queue at most. */
+const LOCAL_SCAN = 1000
+/** CPU points the entry's own node is preferred by (see pickBest). */
+export const ENTRY_CPU_BONUS = 10
 export const POSITION_EVERY_MS = 1000
 
 /**
@@ -213,8 +272,12 @@ export function overCap (v: Pick<NodeView, 'cpu' | 'mem' | 'maxCpu' | 'maxMem'>)
   return (v.maxCpu < 100 && v.cpu >= v.maxCpu) || v.mem >= v.maxMem
 }
 
-/** Admission, then the least loaded node (fewest busy slots, then CPU, then the longest since its last grant). */
-function pickBest (capable: NodeView[], taken: Map<string, number>, lastGrant: ReadonlyMap<string, number>): NodeView | undefined {
+/**
+ * Admission, then the least loaded node (fewest busy slots, then CPU, the
+ * entry's own node preferred), then the one that waited longest since its
+ * last grant.
+ */
+function pickBest (capable: NodeView[], taken: Map<string, number>, lastGrant: ReadonlyMap<string, number>, entry: string): NodeView | undefined {
   let best: NodeView | undefined
   let bestScore = Infinity
   let bestLast = Infinity
@@ -225,10 +288,14 @@ function pickBest (capable: NodeView[], taken: Map<string, number>, lastGrant: R
     // A node over its CPU or memory cap takes no new job unless it runs none
     // of ours: load from outside meshrun must not lock a node out for good.
     if (busy > 0 && overCap(v)) continue
-    const score = busy / v.maxJobs + v.cpu / 1000
+    // The entry counts as 10 CPU points less busy (less than a slot): the
+    // job needs no hop to a worker there, and the entry may keep the slot.
+    // Nodes sample their CPU at different moments, and a job or two one
+    // at a time is not worth moving over a few points.
+    const score = busy / v.maxJobs + (v.id === entry ? Math.max(0, v.cpu - ENTRY_CPU_BONUS) : v.cpu) / 1000
     // Within half a CPU point (nodes on one machine all report its CPU), the
-    // node that waited longest since its last grant: an idle cluster spreads
-    // its jobs instead of sending them all to one node.
+    // node that waited longest since its last grant: jobs that come together
+    // spread instead of all going to one node.
     const last = lastGrant.get(v.id) ?? 0
     if (score < bestScore - 0.0005 || (score <= bestScore + 0.0005 && last < bestLast)) { best = v; bestScore = Math.min(score, bestScore); bestLast = last }
   }

@@ -143,6 +143,8 @@ export const nodeStatusSchema = z.object({
   streams: z.record(z.string(), count).optional(),
   /** Load reports this node published: how many, their bytes, the largest. */
   gossip: z.object({ published: count, bytes: count, largest: count, full: count.optional() }).optional(),
+  /** How this node's jobs found a worker: as master itself, by asking the master, on a slot leased to it. */
+  placements: z.object({ local: count, asked: count, leased: count }).optional(),
 })
 export type NodeStatus = z.infer<typeof nodeStatusSchema>
 
@@ -252,13 +254,18 @@ export type WireReport = z.infer<typeof wireReportSchema>
  * request has a number `r`, unique on its link, and every answer names it.
  *
  * Entry → master: `place` asks for a worker; `done` frees the granted slot
- * (or withdraws a request still queued). Entry → worker: `dispatch` runs a
- * job granted in `term`. A link that closes releases everything on it.
+ * (or withdraws a request still queued). A slot granted on the entry itself
+ * may come as a lease (`grant` with `lease`): the entry keeps it after the
+ * job and runs its next job there without asking, saying only which job
+ * (`reuse`), until it is idle for a while or the master needs it (`revoke`),
+ * then frees it with `done`. Entry → worker: `dispatch` runs a job granted
+ * in `term`. A link that closes releases everything on it.
  */
 const r = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
 export const linkRequestSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('place'), r, id, language: z.string().min(1).max(64), avoid: z.array(peerId).max(16).optional() }),
   z.object({ t: z.literal('done'), r }),
+  z.object({ t: z.literal('reuse'), r, id }),
   z.object({ t: z.literal('dispatch'), r, job: jobSpecSchema, term: count }),
 ])
 export type LinkRequest = z.infer<typeof linkRequestSchema>
@@ -267,7 +274,9 @@ export type LinkRequest = z.infer<typeof linkRequestSchema>
 export const linkEventSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('queued'), r, position: count }),
   /** `addrs`: where the worker listens (the entry may not have heard of it yet). */
-  z.object({ t: z.literal('grant'), r, worker: peerId, term: count, addrs: z.array(z.string().max(256)).max(16).optional() }),
+  z.object({ t: z.literal('grant'), r, worker: peerId, term: count, addrs: z.array(z.string().max(256)).max(16).optional(), lease: z.literal(true).optional() }),
+  /** Give the leased slot back as soon as it is free (others wait for slots). */
+  z.object({ t: z.literal('revoke'), r }),
   z.object({ t: z.literal('reject'), r, message: z.string() }),
   z.object({ t: z.literal('not-master'), r, master: peerId.nullable(), term: count }),
   z.object({ t: z.literal('started'), r, stage }),

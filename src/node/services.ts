@@ -32,6 +32,8 @@ interface Placement {
   granted: boolean
   /** Rejected or lost by the scheduler: nothing to cancel. */
   settled: boolean
+  /** A slot on the entry itself that it may keep for its next jobs (see schemas.ts). */
+  lease: boolean
 }
 
 interface ServedLink {
@@ -44,6 +46,8 @@ interface ServedLink {
 export class Services {
   private readonly init: ServicesInit
   private readonly links = new Set<ServedLink>()
+  /** Leased slots not yet revoked. */
+  private readonly leases = new Map<Placement, { link: ServedLink, r: number }>()
 
   constructor (init: ServicesInit) {
     this.init = init
@@ -51,6 +55,7 @@ export class Services {
 
   /** This node stopped being master: every request still waiting must ask the new one. */
   steppedDown (): void {
+    this.revokeLeases()
     for (const link of this.links) {
       for (const [r, p] of link.placements) {
         if (p.granted) continue
@@ -81,6 +86,7 @@ export class Services {
         switch (req.t) {
           case 'place': this.place(link, req); break
           case 'done': this.release(link, req.r); break
+          case 'reuse': this.reuse(link, req.r, req.id); break
           case 'dispatch': void this.dispatch(link, req); break
         }
       }
@@ -108,6 +114,7 @@ export class Services {
       id,
       granted: false,
       settled: false,
+      lease: false,
       request: {
         id,
         language,
@@ -116,6 +123,13 @@ export class Services {
         onPosition: (position) => { if (!p.granted && !p.settled) link.send({ t: 'queued', r, position }) },
         onGrant: (worker) => {
           p.granted = true
+          if (worker === link.from) {
+            // A slot on the entry itself: leased while nobody waits for one.
+            p.lease = this.init.scheduler.queueLength === 0
+            if (p.lease) this.leases.set(p, { link, r })
+            link.send({ t: 'grant', r, worker, term: this.init.term(), ...(p.lease ? { lease: true } : {}) })
+            return
+          }
           // All of them, as its reports list them: the entry's discovery then
           // sees nothing new (an entry that knows the worker does no work).
           const addrs = this.init.addrsOf(worker).slice(0, 16)
@@ -132,6 +146,22 @@ export class Services {
     }
     link.placements.set(r, p)
     this.init.scheduler.enqueue(p.request)
+    // It waits: slots leased to entries go back as soon as their job ends.
+    if (!p.granted && !p.settled) this.revokeLeases()
+  }
+
+  private revokeLeases (): void {
+    for (const [p, lease] of this.leases) {
+      this.leases.delete(p)
+      lease.link.send({ t: 'revoke', r: lease.r })
+    }
+  }
+
+  /** The entry runs another job on its leased slot: the slot stays taken, under that job's id. */
+  private reuse (link: ServedLink, r: number, id: string): void {
+    const p = link.placements.get(r)
+    if (p === undefined || !p.lease || !this.init.isMaster()) return
+    if (this.init.scheduler.rekey(p.id, id)) p.id = id
   }
 
   /** The entry is done with a granted job (its slot is free) or withdraws a queued request. */
@@ -139,6 +169,7 @@ export class Services {
     const p = link.placements.get(r)
     if (p === undefined) return
     link.placements.delete(r)
+    this.leases.delete(p)
     if (p.granted) {
       if (this.init.isMaster()) this.init.scheduler.release(p.id)
     } else if (!p.settled) {

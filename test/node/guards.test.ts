@@ -1,7 +1,8 @@
 /**
  * Regression guards for performance that time nothing: a repeated job hits
  * the compile cache, jobs cost no new streams (a client's share one session
- * with its node, nodes one link per pair),
+ * with its node, nodes one link per pair), jobs one at a time skip the
+ * master (a leased slot),
  * steady work causes no election traffic, and load reports stay small
  * (and fewer from idle nodes).
  */
@@ -9,7 +10,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { MeshClient } from '../../src/client/client.ts'
 import { PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_SESSION } from '../../src/node/protocols.ts'
-import type { Status } from '../../src/node/schemas.ts'
+import type { JobResult, Status } from '../../src/node/schemas.ts'
+import type { JobSpec } from '../../src/exec/types.ts'
 import { stopAll, type NodeProc } from '../helpers/procs.ts'
 import { startCluster, statusOf, waitAgreed } from '../helpers/cluster.ts'
 
@@ -59,6 +61,24 @@ test('a client\'s jobs share one session with the entry; nodes share one long-li
   expect(streams(afterBurst, PROTOCOL_SESSION)).toBe(1)
   expect(delta(PROTOCOL_ELECTION)).toBe(0)
   expect(after.every((s) => s.term === before[0]!.term)).toBe(true)
+})
+
+test('jobs that come one at a time run on their entry, on a slot the master leased to it: after the first, they do not ask the master', async () => {
+  const cJob = (): JobSpec => ({ id: randomUUID(), language: 'c', files: [{ name: 'a.c', content: '#include <stdio.h>\nint main(void){ puts("x"); return 0; }\n' }], stdin: '', args: [] })
+  const before = (await statusOf(entry)).local.placements!
+  const results: JobResult[] = []
+  for (let i = 0; i < 10; i++) results.push(await client.run(cJob()))
+  const after = (await statusOf(entry)).local.placements!
+  const asked = after.asked - before.asked
+  const leased = after.leased - before.leased
+  console.log(`10 jobs one at a time: ${asked} asked the master, ${leased} on a leased slot; ran on ${results.filter((r) => r.node === entry.id).length} of 10 on the entry`)
+  expect(results.every((r) => r.status === 'ok')).toBe(true)
+  expect(asked + leased).toBe(10)
+  // The master grants the entry's own slot when it is not busier than the
+  // others (a few CPU points aside); a job elsewhere asks again.
+  expect(leased).toBeGreaterThanOrEqual(7)
+  expect(after.local - before.local).toBe(0)
+  expect(results.filter((r) => r.node === entry.id).length).toBeGreaterThanOrEqual(leased)
 })
 
 test('a repeated C and Java submission hits the compile cache', async () => {

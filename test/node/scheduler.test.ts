@@ -1,6 +1,6 @@
 /** The master's placement (src/node/scheduler.ts): pure logic, fed node views and requests. */
 import { expect, test } from 'vitest'
-import { overCap, Scheduler, type NodeView, type PlaceRequest } from '../../src/node/scheduler.ts'
+import { LOCAL_SKIPS, LOCAL_WINDOW_MS, overCap, Scheduler, type NodeView, type PlaceRequest } from '../../src/node/scheduler.ts'
 
 function node (id: string, over: Partial<NodeView> = {}): NodeView {
   return { id, up: true, languages: ['python'], maxJobs: 2, running: 0, cpu: 10, mem: 10, maxCpu: 100, maxMem: 95, accepting: true, jobs: [], ...over }
@@ -44,4 +44,73 @@ test('a node over an explicit CPU or memory cap takes no second job, but always 
   views[0] = node('hot', { cpu: 50, maxCpu: 80 })
   s.pump()
   expect(r.grants.get('j3')).toBe('hot')
+})
+
+test('the entry\'s own node is preferred over equally busy nodes, by up to 10 CPU points, never over a node with fewer busy slots', () => {
+  const views = [node('x', { cpu: 5 }), node('e', { cpu: 14 }), node('y', { cpu: 30 })]
+  const s = new Scheduler(() => views)
+  const r = requests()
+  s.enqueue(r.req('j1'))
+  expect(r.grants.get('j1')).toBe('e') // 14 − 10 < 5
+  s.enqueue(r.req('j2'))
+  expect(r.grants.get('j2')).toBe('x') // e has a job, x none
+  views[1] = node('e', { cpu: 16 })
+  s.release('j1')
+  s.release('j2')
+  s.enqueue(r.req('j3'))
+  expect(r.grants.get('j3')).toBe('x') // 16 − 10 > 5
+})
+
+test('a leased slot that runs another job stays taken under that job\'s id; a job granted elsewhere keeps its own grant', () => {
+  const views = [node('e', { maxJobs: 1 }), node('x', { maxJobs: 1 })]
+  const s = new Scheduler(() => views)
+  const r = requests()
+  s.enqueue(r.req('j1'))
+  expect(r.grants.get('j1')).toBe('e')
+  expect(s.rekey('j1', 'j2')).toBe(true) // e runs j2 on the slot j1 had
+  expect(s.grants.get('j2')).toBe('e')
+  expect(s.grants.has('j1')).toBe(false)
+  s.enqueue(r.req('j3'))
+  expect(r.grants.get('j3')).toBe('x')
+  s.enqueue(r.req('j4'))
+  expect(r.grants.has('j4')).toBe(false) // both slots taken
+  // The same job through another entry is already granted on x: e's slot keeps its key.
+  expect(s.rekey('j2', 'j3')).toBe(false)
+  expect(s.grants.get('j2')).toBe('e')
+  s.release('j2') // e gives the lease back
+  expect(r.grants.get('j4')).toBe('e')
+})
+
+test('a freed slot goes to a job that came in on that node if it was queued about as early as the first; no job is passed over more than LOCAL_SKIPS times', () => {
+  let now = 1000
+  const views = [node('a', { maxJobs: 1 }), node('b', { maxJobs: 1 })]
+  const s = new Scheduler(() => views, () => now)
+  const grants: string[] = []
+  const req = (id: string, entry: string): PlaceRequest => ({
+    id, language: 'python', entry, onGrant: (w) => { grants.push(`${id}@${w}`) }, onPosition: () => {}, onReject: (m) => { throw new Error(m) }, onLost: () => {},
+  })
+  s.enqueue(req('a0', 'a'))
+  s.enqueue(req('b0', 'b'))
+  expect(grants).toEqual(['a0@a', 'b0@b'])
+  // An entry's requests arrive in a burst: a's block, then b's.
+  for (let i = 1; i <= LOCAL_SKIPS + 2; i++) s.enqueue(req(`a${i}`, 'a'))
+  for (let i = 1; i <= LOCAL_SKIPS + 2; i++) s.enqueue(req(`b${i}`, 'b'))
+  grants.length = 0
+  let last = 'b0'
+  for (let k = 0; k < LOCAL_SKIPS + 1; k++) {
+    s.release(last)
+    last = grants.at(-1)!.split('@')[0]!
+  }
+  // b's slot went to b's own jobs while a1, first in the queue, was passed over LOCAL_SKIPS times; then a1.
+  expect(grants).toEqual([...Array.from({ length: LOCAL_SKIPS }, (_, i) => `b${i + 1}@b`), 'a1@b'])
+  // A job queued more than LOCAL_WINDOW_MS after the first does not go first.
+  const s2 = new Scheduler(() => views, () => now)
+  grants.length = 0
+  s2.enqueue(req('x0', 'a'))
+  s2.enqueue(req('y0', 'b'))
+  s2.enqueue(req('x1', 'a'))
+  now += LOCAL_WINDOW_MS + 1
+  s2.enqueue(req('y1', 'b'))
+  s2.release('y0')
+  expect(grants).toEqual(['x0@a', 'y0@b', 'x1@b'])
 })

@@ -51,6 +51,16 @@ export function createMetrics (node: GatewayNode): Metrics {
     gauge('meshrun_autoscale_pending', 'Workers started and not joined yet', () => node.status().autoscale?.pending ?? 0)
     for (const action of ['spawn', 'joined', 'failed', 'abandon']) decisions.inc({ action }, 0)
   }
+  new Counter({
+    name: 'meshrun_placements_total',
+    help: 'Workers found for jobs submitted to this node: by this node as master (local), by asking the master (asked), on a slot the master leased to this node (leased)',
+    labelNames: ['via'],
+    registers: r,
+    collect () {
+      this.reset()
+      for (const [via, n] of Object.entries(node.localStatus().placements ?? {})) this.inc({ via }, n)
+    },
+  })
   new Gauge({ name: 'meshrun_node_info', help: 'This node', labelNames: ['id', 'version'], registers: r }).set({ id: node.id, version: VERSION }, 1)
 
   const off = node.events.on((e) => {
