@@ -9,12 +9,14 @@
  * Without root they are plain directories (quota: RLIMIT_FSIZE per file only).
  */
 import { spawn } from 'node:child_process'
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { SourceFile } from './types.ts'
 
 export const DEFAULT_WORKSPACE_ROOT = '/run/meshrun/ws'
+/** Up to this many inodes in use, a workspace is cleaned synchronously (a few ms at most). */
+const FEW_INODES = 256
 
 async function mountPoints (): Promise<Set<string>> {
   const out = new Set<string>()
@@ -78,6 +80,16 @@ export class Workspace {
     this.stdin = join(root, 'stdin')
   }
 
+  /** Files and directories in the workspace's tmpfs (a plain directory's disk counts in millions). */
+  private inodesUsed (): number {
+    try {
+      const s = statfsSync(this.root)
+      return s.files - s.ffree
+    } catch {
+      return Infinity
+    }
+  }
+
   /**
    * Fresh `box/` and `tmp/` owned by `uid` (−1: keep the owner), with the
    * job's files in `box/`. Synchronous: a handful of small writes to a tmpfs
@@ -113,8 +125,21 @@ export class Workspace {
     }
   }
 
-  /** Removes everything the job left. */
+  /**
+   * Removes everything the job left. A job leaves a handful of files, and
+   * removing them at once costs ~0.05 ms of CPU per directory where
+   * `fs/promises`' `rm` (JavaScript walking the tree, a thread-pool round
+   * trip per file) costs ~0.6 ms: a tenth of a node's CPU per job in the
+   * throughput benchmark. A job that left many (its tmpfs allows 16384) is
+   * removed without blocking the event loop.
+   */
   async clean (): Promise<void> {
+    if (this.inodesUsed() <= FEW_INODES) {
+      rmSync(this.box, { recursive: true, force: true })
+      rmSync(this.tmp, { recursive: true, force: true })
+      rmSync(this.stdin, { force: true })
+      return
+    }
     await Promise.all([
       rm(this.box, { recursive: true, force: true, maxRetries: 2 }),
       rm(this.tmp, { recursive: true, force: true, maxRetries: 2 }),

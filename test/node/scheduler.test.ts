@@ -1,6 +1,6 @@
 /** The master's placement (src/node/scheduler.ts): pure logic, fed node views and requests. */
 import { expect, test } from 'vitest'
-import { LOCAL_SKIPS, LOCAL_WINDOW_MS, overCap, Scheduler, type NodeView, type PlaceRequest } from '../../src/node/scheduler.ts'
+import { LOCAL_SKIPS, LOCAL_WINDOW_MS, overCap, POSITION_EVERY_MS, positionEvery, Scheduler, type NodeView, type PlaceRequest } from '../../src/node/scheduler.ts'
 
 function node (id: string, over: Partial<NodeView> = {}): NodeView {
   return { id, up: true, languages: ['python'], maxJobs: 2, running: 0, cpu: 10, mem: 10, maxCpu: 100, maxMem: 95, accepting: true, jobs: [], ...over }
@@ -113,4 +113,32 @@ test('a freed slot goes to a job that came in on that node if it was queued abou
   s2.enqueue(req('y1', 'b'))
   s2.release('y0')
   expect(grants).toEqual(['x0@a', 'y0@b', 'x1@b'])
+})
+
+test('a queue of 400 draining at 80 jobs/s sends each job about three position updates, the first at once (every change near the front and every second behind it were ~6)', () => {
+  let now = 0
+  const views = [node('a', { maxJobs: 1 })]
+  const s = new Scheduler(() => views, () => now)
+  const updates = new Map<string, number[]>()
+  const granted: string[] = []
+  for (let i = 0; i <= 400; i++) {
+    const id = `j${i}`
+    s.enqueue({
+      id, language: 'python', entry: 'e',
+      onGrant: () => { granted.push(id) }, onPosition: (p) => { updates.set(id, [...(updates.get(id) ?? []), p]) }, onReject: (m) => { throw new Error(m) }, onLost: () => {},
+    })
+  }
+  expect(updates.get('j400')).toEqual([400])
+  while (granted.length <= 400) {
+    now += 12.5
+    s.release(granted.at(-1)!)
+  }
+  const counts = [...updates.values()].map((u) => u.length)
+  const total = counts.reduce((a, b) => a + b, 0)
+  console.log(`position updates: ${total} for 400 queued jobs (most for one job: ${Math.max(...counts)})`)
+  expect(counts.every((c) => c >= 1)).toBe(true)
+  expect(total / 400).toBeLessThanOrEqual(3.5)
+  // The front still hears of every change a quarter of a second apart at most.
+  expect(positionEvery(1)).toBe(POSITION_EVERY_MS / 4)
+  expect(positionEvery(400)).toBe(8 * POSITION_EVERY_MS)
 })
