@@ -12,6 +12,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const major = Number(process.versions.node.split('.')[0])
 
+// A node runs for days: cap V8's young generation at 4 MiB per semi-space
+// (the default grows it to 16 MiB as messages come in). Idle nodes then hold
+// ~120–135 MiB from 3 to 30 nodes instead of ~150–181 MiB, at no measurable
+// CPU cost (side by side, idle and under load). V8 reads the flag only at
+// start-up, so the launcher replaces itself (same pid, same stdio) with a
+// Node started with it.
+const SEMI_SPACE = '--max-semi-space-size'
+if (major >= 22 && process.argv[2] === 'node' && typeof process.execve === 'function' &&
+    !process.execArgv.some((a) => a.startsWith(SEMI_SPACE)) && !(process.env.NODE_OPTIONS ?? '').includes(SEMI_SPACE)) {
+  process.execve(process.execPath, [process.execPath, `${SEMI_SPACE}=4`, ...process.execArgv, ...process.argv.slice(1)], process.env)
+}
+
 if (major >= 22) {
   // Keep V8's compiled code on disk (in the system's temporary directory;
   // NODE_DISABLE_COMPILE_CACHE=1 turns it off): most of a start is loading

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { MeshClient } from '../../src/client/client.ts'
 import { PROTOCOL_ELECTION, PROTOCOL_JOB, PROTOCOL_LINK, PROTOCOL_SESSION } from '../../src/node/protocols.ts'
 import type { JobResult, Status } from '../../src/node/schemas.ts'
@@ -79,6 +80,14 @@ test('jobs that come one at a time run on their entry, on a slot the master leas
   expect(leased).toBeGreaterThanOrEqual(7)
   expect(after.local - before.local).toBe(0)
   expect(results.filter((r) => r.node === entry.id).length).toBeGreaterThanOrEqual(leased)
+})
+
+test('a node runs with V8\'s young generation capped (the launcher re-executes itself with the flag, keeping its pid)', () => {
+  for (const n of nodes) {
+    const argv = readFileSync(`/proc/${n.proc.pid}/cmdline`, 'utf8').split('\0')
+    expect(argv).toContain('--max-semi-space-size=4')
+    expect(argv).toContain('node')
+  }
 })
 
 test('a repeated C and Java submission hits the compile cache', async () => {
