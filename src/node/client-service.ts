@@ -42,7 +42,7 @@ export class ClientService {
     if ('refused' in taken) { await refuse(ch, taken.refused); return }
     const out = new InOrder(ch)
     const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
-    await this.follow(taken.job, taken.attached, (e) => { out.send(e) }, closed)
+    await this.follow(taken.job, taken.attached, (e) => { out.send(e) }, closed, () => this.init.peers())
     await out.close()
   }
 
@@ -58,6 +58,16 @@ export class ClientService {
     const following = new Map<number, () => void>()
     const out = new InOrder(ch)
     const send = (r: number, e: JobEvent): void => { out.send({ r, e }) }
+    // The other nodes, for the client's failover: with each acceptance when
+    // they changed since the last one on this session (16 addresses are ~1 KB).
+    let lastPeers = ''
+    const peers = (): string[] | undefined => {
+      const now = this.init.peers()
+      const key = now.join(' ')
+      if (key === lastPeers) return undefined
+      lastPeers = key
+      return now
+    }
     try {
       for (;;) {
         const req = await ch.read()
@@ -71,7 +81,7 @@ export class ClientService {
         let stop!: () => void
         const stopped = new Promise<void>((resolve) => { stop = resolve })
         following.set(r, stop)
-        void this.follow(taken.job, taken.attached, (e) => { send(r, e) }, stopped).finally(() => { following.delete(r) })
+        void this.follow(taken.job, taken.attached, (e) => { send(r, e) }, stopped, peers).finally(() => { following.delete(r) })
       }
     } catch (err) {
       this.init.log.debug(`session closed: ${String(err)}`)
@@ -100,9 +110,10 @@ export class ClientService {
   }
 
   /** Sends a job's events (accepted once durable, then past and live ones, the result last) until it is done or `stop` resolves. */
-  private async follow (job: JobRecord, attached: boolean, send: (e: JobEvent) => void, stop: Promise<void>): Promise<void> {
+  private async follow (job: JobRecord, attached: boolean, send: (e: JobEvent) => void, stop: Promise<void>, peers: () => string[] | undefined): Promise<void> {
     await job.persisted
-    send({ t: 'accepted', id: job.spec.id, entry: this.init.self, attached, peers: this.init.peers() })
+    const known = peers()
+    send({ t: 'accepted', id: job.spec.id, entry: this.init.self, attached, ...(known === undefined ? {} : { peers: known }) })
     const unsubscribe = this.init.entry.subscribe(job, send)
     await Promise.race([job.done, stop])
     unsubscribe()
