@@ -82,7 +82,7 @@ export type ClientRequest = z.infer<typeof clientRequestSchema>
 export const jobEventSchema = z.discriminatedUnion('t', [
   z.object({
     t: z.literal('accepted'), id, entry: peerId, attached: z.boolean(),
-    /** Other live nodes (multiaddrs): where the client goes if this entry dies. */
+    /** Other live nodes (multiaddrs): where the client goes if this entry dies. On a session, only when they changed since its last `accepted`. */
     peers: z.array(z.string().max(512)).max(64).optional(),
   }),
   z.object({ t: z.literal('queued'), position: count }),
