@@ -570,7 +570,7 @@ export class MeshNode {
       uptimeMs: now - this.startedAt,
       streams: { ...this.inboundStreams, [PROTOCOL_ELECTION]: this.election.messagesIn },
       gossip: { published: this.gossip.published, bytes: this.gossip.bytesOut, largest: this.gossip.largest, full: this.gossip.fullPublished },
-      placements: { ...this.placement.counts },
+      placements: { ...this.placement.counts, leases: this.placement.leases },
     }
   }
 }

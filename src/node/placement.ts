@@ -34,6 +34,9 @@ export class ClusterPlacement implements PlacementLink {
   /** Placements since start: by this node as master, by asking a master, on a leased slot without asking. */
   readonly counts = { local: 0, asked: 0, leased: 0 }
 
+  /** Slots of this node leased to it by the master it follows, held now. */
+  get leases (): number { return this.remote?.leases ?? 0 }
+
   async place (opts: PlaceOptions): Promise<Grant> {
     for (;;) {
       const master = this.view.master()

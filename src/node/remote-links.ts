@@ -105,6 +105,13 @@ export class RemotePlacement implements PlacementLink {
     })
   }
 
+  /** Leased slots this entry holds now, with a job or without. */
+  get leases (): number {
+    let n = this.free.size
+    for (const h of this.granted.values()) if (h.lease) n++
+    return n
+  }
+
   /** The job is done with its slot; a leased one is kept for the next job unless its attempt failed. */
   done (id: string, failed = false): void {
     const h = this.granted.get(id)

@@ -143,8 +143,8 @@ export const nodeStatusSchema = z.object({
   streams: z.record(z.string(), count).optional(),
   /** Load reports this node published: how many, their bytes, the largest. */
   gossip: z.object({ published: count, bytes: count, largest: count, full: count.optional() }).optional(),
-  /** How this node's jobs found a worker: as master itself, by asking the master, on a slot leased to it. */
-  placements: z.object({ local: count, asked: count, leased: count }).optional(),
+  /** How this node's jobs found a worker: as master itself, by asking the master, on a slot leased to it; and the leased slots it holds now. */
+  placements: z.object({ local: count, asked: count, leased: count, leases: count.optional() }).optional(),
 })
 export type NodeStatus = z.infer<typeof nodeStatusSchema>
 

@@ -2,12 +2,13 @@
  * Slots leased to an entry (see src/node/schemas.ts, /meshrun/link): a node
  * that is not master keeps the slot on itself that the master granted it and
  * runs its next job there without asking; when jobs wait at the master, the
- * lease goes back at once instead of after its idle time.
+ * lease goes back at once instead of after its idle time, and an unused one
+ * after that idle time.
  */
 import { afterAll, expect, test } from 'vitest'
 import { MeshClient } from '../../src/client/client.ts'
 import type { JobResult } from '../../src/node/schemas.ts'
-import { stopAll } from '../helpers/procs.ts'
+import { stopAll, waitFor } from '../helpers/procs.ts'
 import { expectAllCorrect, sleeper, startCluster, statusOf, waitAgreed } from '../helpers/cluster.ts'
 
 afterAll(async () => { await stopAll() })
@@ -47,6 +48,34 @@ test('a slot leased to an idle entry goes back as soon as another entry\'s job w
   } finally {
     await ca.close()
     await cb.close()
+    await Promise.all(nodes.map(async (n) => { await n.stop() }))
+  }
+})
+
+test('an unused lease goes back to the master after LEASE_IDLE_MS, and the next job asks the master again', async () => {
+  const nodes = await startCluster(2)
+  const [s] = await waitAgreed(nodes)
+  const a = nodes.find((n) => n.id !== s!.master)!
+  const client = await MeshClient.connect({ node: a.hostPort })
+  try {
+    let held = 0
+    for (let i = 0; i < 8 && held === 0; i++) {
+      expect((await client.run(sleeper(i, 0))).status).toBe('ok')
+      held = (await statusOf(a)).local.placements!.leases ?? 0
+    }
+    expect(held, 'a job landed on A\'s own slot, leased').toBe(1)
+    const heldAt = Date.now()
+    await new Promise((resolve) => setTimeout(resolve, LEASE_IDLE_MS / 2))
+    expect((await statusOf(a)).local.placements!.leases, 'still held half-way').toBe(1)
+    const back = await waitFor(async () => ((await statusOf(a)).local.placements!.leases === 0 ? Date.now() : undefined), LEASE_IDLE_MS * 5, 'the lease to go back')
+    console.log(`lease given back ${back - heldAt} ms after the last job`)
+    const before = (await statusOf(a)).local.placements!
+    expect((await client.run(sleeper(99, 0))).status).toBe('ok')
+    const after = (await statusOf(a)).local.placements!
+    expect(after.asked - before.asked).toBe(1)
+    expect(after.leased - before.leased).toBe(0)
+  } finally {
+    await client.close()
     await Promise.all(nodes.map(async (n) => { await n.stop() }))
   }
 })

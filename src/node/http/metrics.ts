@@ -34,6 +34,7 @@ export function createMetrics (node: GatewayNode): Metrics {
   gauge('meshrun_jobs_max', 'Jobs this node runs at once', () => node.localStatus().maxJobs)
   gauge('meshrun_cluster_jobs_running', 'Jobs running on all live nodes', () => node.status().nodes.filter((n) => n.up).reduce((s, n) => s + n.running, 0))
   gauge('meshrun_peers_up', 'Other nodes this node sees as up', () => node.status().nodes.filter((n) => n.up && n.id !== node.id).length)
+  gauge('meshrun_leases_held', 'Slots of this node the master leased to it for its own jobs, held now', () => node.localStatus().placements?.leases ?? 0)
   gauge('meshrun_term', 'Current election term', () => node.election.term)
   gauge('meshrun_is_master', '1 while this node is the master', () => (node.election.master === node.id ? 1 : 0))
   gauge('meshrun_cpu_percent', 'CPU use of this machine', () => node.localStatus().cpu)
@@ -58,7 +59,8 @@ export function createMetrics (node: GatewayNode): Metrics {
     registers: r,
     collect () {
       this.reset()
-      for (const [via, n] of Object.entries(node.localStatus().placements ?? {})) this.inc({ via }, n)
+      const { local = 0, asked = 0, leased = 0 } = node.localStatus().placements ?? {}
+      for (const [via, n] of Object.entries({ local, asked, leased })) this.inc({ via }, n)
     },
   })
   new Gauge({ name: 'meshrun_node_info', help: 'This node', labelNames: ['id', 'version'], registers: r }).set({ id: node.id, version: VERSION }, 1)
