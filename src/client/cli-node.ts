@@ -21,6 +21,7 @@ export interface NodeFlags {
   maxCpu?: string
   maxMem?: string
   langs?: string
+  leaseIdle?: string
   priority?: string
   cluster?: string
   peer?: string[]
@@ -67,6 +68,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     ...(flags.maxCpu === undefined ? {} : { maxCpu: int(flags.maxCpu, '--max-cpu', 1, 100) }),
     ...(flags.maxMem === undefined ? {} : { maxMem: int(flags.maxMem, '--max-mem', 1, 100) }),
     ...(flags.langs === undefined ? {} : { langs: flags.langs.split(',').map((s) => s.trim()).filter((s) => s !== '') }),
+    ...(flags.leaseIdle === undefined ? {} : { leaseIdleMs: int(flags.leaseIdle, '--lease-idle', 0, 3_600_000) }),
     // A spawned worker ranks below every node an operator starts: it never becomes master while one lives.
     priority: flags.priority === undefined ? (flags.spawnedBy === undefined ? 0 : SPAWNED_PRIORITY) : int(flags.priority, '--priority', -1_000_000, 1_000_000),
     ...(flags.cluster === undefined ? {} : { cluster: clusterName(flags.cluster) }),

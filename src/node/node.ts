@@ -62,6 +62,8 @@ export interface NodeInit {
   psk?: Uint8Array
   /** Peer id of the master that started this node as an extra worker (autoscaling). */
   spawnedBy?: string
+  /** A slot leased to this node for its own jobs goes back after this long unused (default LEASE_IDLE_MS; 0: no leases). */
+  leaseIdleMs?: number
   /** Drain and stop after this long with nothing to do (spawned workers). */
   retireIdleMs?: number
   /** Start extra workers when jobs wait with every node full (acts while master). */
@@ -165,13 +167,14 @@ export class MeshNode {
       term: () => this.election.term,
       addrsOf: (id) => this.membership.members.get(id)?.report.addrs ?? [],
     })
+    this.scheduler.onWait = () => { this.services.revokeLeases() }
     this.links = new Links(host)
     const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term, self), this.links, {
       master: () => this.election.master,
       changed: async (signal) => { await this.election.changed(signal) },
-    }, {
+    }, init.leaseIdleMs === 0 ? undefined : {
       self,
-      idleMs: LEASE_IDLE_MS,
+      idleMs: init.leaseIdleMs ?? LEASE_IDLE_MS,
       // A job resubmitted while it runs elsewhere goes through the master,
       // which sends it to that run.
       usable: (opts) => this.accepting && !(opts.avoid ?? []).includes(self) &&

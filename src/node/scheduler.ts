@@ -110,7 +110,11 @@ export class Scheduler {
     if (front) this.queue.unshift(item)
     else this.queue.push(item)
     this.pump()
+    if (this.queue.includes(item)) this.onWait()
   }
+
+  /** Called when a job has to wait (set by the node: slots leased to entries go back). */
+  onWait: () => void = () => {}
 
   /** Forget a queued request (its entry went away). */
   cancel (id: string, req?: PlaceRequest): void {

@@ -146,11 +146,10 @@ export class Services {
     }
     link.placements.set(r, p)
     this.init.scheduler.enqueue(p.request)
-    // It waits: slots leased to entries go back as soon as their job ends.
-    if (!p.granted && !p.settled) this.revokeLeases()
   }
 
-  private revokeLeases (): void {
+  /** A job waits (from any entry, this node's own too): slots leased to entries go back as soon as their job ends. */
+  revokeLeases (): void {
     for (const [p, lease] of this.leases) {
       this.leases.delete(p)
       lease.link.send({ t: 'revoke', r: lease.r })

@@ -64,22 +64,27 @@ test('a client\'s jobs share one session with the entry; nodes share one long-li
   expect(after.every((s) => s.term === before[0]!.term)).toBe(true)
 })
 
-test('jobs that come one at a time run on their entry, on a slot the master leased to it: after the first, they do not ask the master', async () => {
+test('jobs that come one at a time run on their entry, on a slot the master leased to it: once it holds one, they do not ask the master', async () => {
   const cJob = (): JobSpec => ({ id: randomUUID(), language: 'c', files: [{ name: 'a.c', content: '#include <stdio.h>\nint main(void){ puts("x"); return 0; }\n' }], stdin: '', args: [] })
+  // The master prefers the entry among equally busy nodes by up to 10 CPU
+  // points only: while the nodes' CPU samples differ by more (just after
+  // they started, one machine sampled at different moments), a job may go
+  // elsewhere, and the next asks again.
+  let warm = 0
+  while (((await statusOf(entry)).local.placements!.leases ?? 0) === 0) {
+    expect(++warm, 'a job through the entry landed on its own slot').toBeLessThan(40)
+    expect((await client.run(cJob())).status).toBe('ok')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
   const before = (await statusOf(entry)).local.placements!
   const results: JobResult[] = []
   for (let i = 0; i < 10; i++) results.push(await client.run(cJob()))
   const after = (await statusOf(entry)).local.placements!
-  const asked = after.asked - before.asked
-  const leased = after.leased - before.leased
-  console.log(`10 jobs one at a time: ${asked} asked the master, ${leased} on a leased slot; ran on ${results.filter((r) => r.node === entry.id).length} of 10 on the entry`)
-  expect(results.every((r) => r.status === 'ok')).toBe(true)
-  expect(asked + leased).toBe(10)
-  // The master grants the entry's own slot when it is not busier than the
-  // others (a few CPU points aside); a job elsewhere asks again.
-  expect(leased).toBeGreaterThanOrEqual(7)
+  console.log(`after ${warm} warm-up jobs, 10 jobs one at a time: ${after.asked - before.asked} asked the master, ${after.leased - before.leased} on a leased slot`)
+  expect(results.every((r) => r.status === 'ok' && r.node === entry.id)).toBe(true)
+  expect(after.asked - before.asked).toBe(0)
+  expect(after.leased - before.leased).toBe(10)
   expect(after.local - before.local).toBe(0)
-  expect(results.filter((r) => r.node === entry.id).length).toBeGreaterThanOrEqual(leased)
 })
 
 test('a node runs with V8\'s young generation capped (the launcher re-executes itself with the flag, keeping its pid)', () => {
