@@ -163,12 +163,21 @@ function bwrapArgs (c: SandboxConfig, s: StageScript): string[] {
   return a
 }
 
+/** Processes RLIMIT_NPROC allows beyond the pids cgroup's limit (see stageScript). */
+const NPROC_HEADROOM = 4
+
 /** The script a zygote sources (in a subshell) to start one stage; it ends in `exec`. */
 export function stageScript (c: SandboxConfig, s: StageScript): string {
   const l = s.limits
   const cpuSoft = Math.ceil(l.cpuMs / 1000) + (c.cgroups.cpuacct !== null ? 1 : 0)
   const steps = [`ulimit -St ${cpuSoft}`, `ulimit -Ht ${cpuSoft + 1}`]
-  if (c.setpriv !== null) steps.push(`ulimit -p ${l.processes}`)
+  // With a pids cgroup (it holds the zygote too, and its pids.events says
+  // that the limit was hit), RLIMIT_NPROC is a backstop a little above it:
+  // at the same value it counts a slightly different set (the uid's
+  // processes, released on their own schedule) and tripped first in about
+  // one Python fork bomb in ten, which then ended as a plain runtime error
+  // instead of naming the process limit.
+  if (c.setpriv !== null) steps.push(`ulimit -p ${l.processes + (c.cgroups.pids !== null ? NPROC_HEADROOM : 0)}`)
   steps.push(`ulimit -n ${l.openFiles}`, `ulimit -f ${Math.ceil(l.fileBytes / 512)}`, 'ulimit -c 0')
   if (l.addressSpaceBytes !== null) steps.push(`ulimit -v ${Math.ceil(l.addressSpaceBytes / 1024)}`)
   const lines: string[] = []

@@ -220,8 +220,9 @@ export class Zygote {
     if (!this.alive) return failed(`the sandbox zygote ${this.exitReason ?? 'is not running'}`)
     if (this.active !== null) return failed('the sandbox zygote is busy')
     try {
-      // pids.max = RLIMIT_NPROC: the group also holds the zygote, so it trips
-      // first, and counts it (pids.events) where the rlimit would not.
+      // pids.max = the process limit (RLIMIT_NPROC is a little above it, see
+      // stageScript): the group also holds the zygote, so it trips first,
+      // and counts it (pids.events) where the rlimit would not.
       this.cgroup?.prepare(req.limits.memoryBytes, req.limits.processes)
       // Synchronous: two small files on the workspace's tmpfs; the
       // asynchronous calls cost ~0.4 ms of CPU per job in thread-pool round

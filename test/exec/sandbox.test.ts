@@ -35,13 +35,13 @@ describe('stageScript', () => {
     expect(without).not.toContain('5<')
   })
 
-  test('sets the rlimits, CPU with a second of slack when cgroups count CPU', () => {
-    expect(script).toContain('ulimit -St 3 && ulimit -Ht 4 && ulimit -p 66 && ulimit -n 256 && ulimit -f 131072 && ulimit -c 0')
+  test('sets the rlimits, CPU with a second of slack when cgroups count CPU, processes with a little above the pids cgroup\'s limit', () => {
+    expect(script).toContain('ulimit -St 3 && ulimit -Ht 4 && ulimit -p 70 && ulimit -n 256 && ulimit -f 131072 && ulimit -c 0')
     expect(script).not.toContain('ulimit -v')
     const fallback = stageScript({ ...config, cgroups: { memory: null, pids: null, cpuacct: null, cpu: null, memsw: false } }, {
       uid: 64001, box: '/ws/box', tmp: '/ws/tmp', stdinFile: null, limits: { ...limits, addressSpaceBytes: 320 * MiB }, argv: ['x'],
     })
-    expect(fallback).toContain('ulimit -St 2 && ulimit -Ht 3')
+    expect(fallback).toContain('ulimit -St 2 && ulimit -Ht 3 && ulimit -p 66 &&')
     expect(fallback).toContain(`ulimit -v ${320 * 1024}`)
     expect(fallback).toContain('exec </dev/null')
   })
