@@ -130,17 +130,27 @@ export async function waitFor<T> (check: () => Promise<T | undefined>, timeoutMs
   }
 }
 
-/** A TCP port that was free a moment ago, for a node that must come back on the same port. */
-export async function freePort (): Promise<number> {
+/**
+ * A TCP port (or `count` consecutive ones) free a moment ago, for a node that
+ * must come back on the same port or for `up`, which takes PORT..PORT+n-1.
+ * Chosen below the kernel's ephemeral range (32768 and up here), where the
+ * suite's other nodes (`--port 0`) listen: a port next to a free ephemeral
+ * one may be taken by then.
+ */
+export async function freePort (count = 1): Promise<number> {
   const { createServer } = await import('node:net')
-  return await new Promise((resolvePort, reject) => {
+  const bindable = async (port: number): Promise<boolean> => await new Promise((resolve) => {
     const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => { resolvePort(port) })
-    })
+    srv.once('error', () => { resolve(false) })
+    srv.listen(port, '127.0.0.1', () => { srv.close(() => { resolve(true) }) })
   })
+  for (let tries = 0; tries < 200; tries++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count))
+    let ok = true
+    for (let p = base; p < base + count && ok; p++) ok = await bindable(p)
+    if (ok) return base
+  }
+  throw new Error(`no ${count} consecutive free ports found`)
 }
 
 /** The HTTP gateway's URL of a node started with --http (from its "http URL" line). */

@@ -15,7 +15,7 @@ function alive (pid: number): boolean {
 }
 
 test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', async () => {
-  const port = await freePort()
+  const port = await freePort(2)
   const up = spawn(NODE, [BIN, 'up', '-n', '2', '--port', String(port), '--data-root', await tempDir()], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   up.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
@@ -24,7 +24,7 @@ test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', a
   try {
     // Each node's last start-up line, a JSON log line with its pid.
     const readyLines = (): string[] => out.split('\n').filter((l) => /ready, max \d+ jobs/.test(l))
-    await waitFor(async () => (readyLines().length >= 2 ? true : undefined), 30_000, 'both nodes ready')
+    await waitFor(async () => (readyLines().length >= 2 ? true : undefined), 30_000, 'both nodes ready').catch((err: Error) => { throw new Error(`${err.message}; up printed:\n${out.slice(-3000)}`) })
     const pids = readyLines().map((l) => Number(/"pid":(\d+)/.exec(l)?.[1]))
     expect(new Set(pids).size).toBe(2)
     up.kill('SIGINT')
@@ -49,14 +49,14 @@ test('a doubled SIGINT stops all nodes cleanly (exit 0 each) before up exits', a
 })
 
 test('a SIGKILLed up leaves no node running: each stops when its stdin closes', async () => {
-  const port = await freePort()
+  const port = await freePort(2)
   const up = spawn(NODE, [BIN, 'up', '-n', '2', '--port', String(port), '--data-root', await tempDir()], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   up.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
   const readyLines = (): string[] => out.split('\n').filter((l) => /ready, max \d+ jobs/.test(l))
   let pids: number[] = []
   try {
-    await waitFor(async () => (readyLines().length >= 2 ? true : undefined), 30_000, 'both nodes ready')
+    await waitFor(async () => (readyLines().length >= 2 ? true : undefined), 30_000, 'both nodes ready').catch((err: Error) => { throw new Error(`${err.message}; up printed:\n${out.slice(-3000)}`) })
     pids = readyLines().map((l) => Number(/"pid":(\d+)/.exec(l)?.[1]))
     expect(pids.every(alive)).toBe(true)
     up.kill('SIGKILL')
