@@ -169,7 +169,7 @@ export class MeshNode {
     })
     this.scheduler.onWait = () => { this.services.revokeLeases() }
     this.links = new Links(host)
-    const placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term, self), this.links, {
+    this.placement = new ClusterPlacement(self, new LocalPlacement(this.scheduler, () => this.election.term, self), this.links, {
       master: () => this.election.master,
       changed: async (signal) => { await this.election.changed(signal) },
     }, init.leaseIdleMs === 0 ? undefined : {
@@ -181,11 +181,10 @@ export class MeshNode {
         this.executor.languages.some((l) => l.name === opts.language) &&
         !this.membership.up.some((m) => m.report.jobs.includes(opts.id)),
     })
-    this.placement = placement
     const dispatch = new ClusterDispatch(self, new LocalDispatch(this.worker, self), new RemoteDispatch(this.links, async (id, addrs) => { await this.discovery.learn(id, addrs) }))
     this.entry = new Entry({
       self,
-      placement: () => placement,
+      placement: () => this.placement,
       dispatch: () => dispatch,
       journal,
       onJournalError: (err) => { this.log.error(`journal write failed: ${String(err)}`) },
