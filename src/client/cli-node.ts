@@ -22,6 +22,7 @@ export interface NodeFlags {
   maxMem?: string
   langs?: string
   leaseIdle?: string
+  cacheMax?: string
   priority?: string
   cluster?: string
   peer?: string[]
@@ -69,6 +70,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
     ...(flags.maxMem === undefined ? {} : { maxMem: int(flags.maxMem, '--max-mem', 1, 100) }),
     ...(flags.langs === undefined ? {} : { langs: flags.langs.split(',').map((s) => s.trim()).filter((s) => s !== '') }),
     ...(flags.leaseIdle === undefined ? {} : { leaseIdleMs: int(flags.leaseIdle, '--lease-idle', 0, 3_600_000) }),
+    ...(flags.cacheMax === undefined ? {} : { cacheMaxMb: int(flags.cacheMax, '--cache-max', 1, 16 * 1024 * 1024) }),
     // A spawned worker ranks below every node an operator starts: it never becomes master while one lives.
     priority: flags.priority === undefined ? (flags.spawnedBy === undefined ? 0 : SPAWNED_PRIORITY) : int(flags.priority, '--priority', -1_000_000, 1_000_000),
     ...(flags.cluster === undefined ? {} : { cluster: clusterName(flags.cluster) }),
@@ -91,7 +93,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
       gateway = await startGateway(node, { ...http, log })
     } catch (err) {
       await node.stop()
-      unweigh?.()
+      await unweigh?.()
       throw err
     }
   }
@@ -125,7 +127,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
   if (stopWithStdin) process.stdin.destroy()
   await gateway?.stop()
   await node.stop()
-  unweigh?.()
+  await unweigh?.()
   return 0
 }
 
@@ -141,6 +143,7 @@ function autoscaleFrom (flags: NodeFlags): { autoscale?: AutoscaleOptions } {
     ['--max-jobs', flags.maxJobs], ['--max-cpu', flags.maxCpu], ['--max-mem', flags.maxMem], ['--langs', flags.langs],
     ['--time-limit', flags.timeLimit], ['--memory-limit', flags.memoryLimit], ['--output-limit', flags.outputLimit],
     ['--process-limit', flags.processLimit], ['--disk-limit', flags.diskLimit], ['--source-limit', flags.sourceLimit],
+    ['--cache-max', flags.cacheMax],
   ]
   return {
     autoscale: {

@@ -39,6 +39,7 @@ export interface ClientInit {
 }
 
 export interface RunOptions {
+  /** Progress: acceptance, queue positions, stage starts, live output. Without it the node sends the result only. */
   onEvent?: (event: JobEvent) => void
   /** The node in use failed; the job goes on through `next`. */
   onFailover?: (info: { from: string, to: string, error: string }) => void
@@ -121,12 +122,12 @@ export class MeshClient {
 
   /** Submit a job (or attach to the job with that id) and wait for its one result. */
   async run (job: JobSpec, opts: RunOptions = {}): Promise<JobResult> {
-    return await this.withFailover({ t: 'submit', job }, opts)
+    return await this.withFailover({ t: 'submit', job, ...quietUnlessWatched(opts) }, opts)
   }
 
   /** Attach to a job already submitted with this id (to this node). */
   async attach (id: string, opts: RunOptions = {}): Promise<JobResult> {
-    return await this.withFailover({ t: 'attach', id }, { ...opts }, false)
+    return await this.withFailover({ t: 'attach', id, ...quietUnlessWatched(opts) }, { ...opts }, false)
   }
 
   private async withFailover (req: ClientRequest, opts: RunOptions, failover = true): Promise<JobResult> {
@@ -229,6 +230,11 @@ export class MeshClient {
       await ch.close()
     }
   }
+}
+
+/** Without an `onEvent`, nobody looks at progress: the node sends the result only (schemas.ts, `quiet`). */
+function quietUnlessWatched (opts: RunOptions): { quiet?: true } {
+  return opts.onEvent === undefined ? { quiet: true } : {}
 }
 
 /**

@@ -9,9 +9,17 @@
  * Entries are written to a temp dir and renamed into place, so concurrent
  * identical jobs are safe (the first rename wins, the other is dropped).
  * Recently used entries are kept in memory (results only, not files).
+ *
+ * The cache holds at most `maxBytes` on disk (default DEFAULT_CACHE_MAX_MB,
+ * `meshrun node --cache-max MB`): a grading farm compiles a new program for
+ * every submission, and a cache without a bound fills the disk in weeks.
+ * When a new entry takes it over the bound, the least recently used
+ * entries go until it is at EVICT_TO of it. Use survives restarts: a hit
+ * sets its entry's `result.json` mtime (at most once per TOUCH_EVERY_MS),
+ * and the first use of the cache reads the sizes and mtimes back.
  */
 import { createHash } from 'node:crypto'
-import { chown, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { chown, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { SourceFile, StageResult } from './types.ts'
 
@@ -30,6 +38,36 @@ export interface CacheKeyParts {
 }
 
 const MEMORY_ENTRIES = 512
+/** The default bound of a node's compile cache on disk, in MiB. */
+export const DEFAULT_CACHE_MAX_MB = 1024
+/** Eviction goes down to this share of the bound, so that not every new entry evicts. */
+const EVICT_TO = 0.9
+/** A hit writes its use to disk (the entry's mtime) at most this often. */
+const TOUCH_EVERY_MS = 60_000
+const BLOCK = 4096
+
+/** What an entry takes on disk (files by their blocks, directories a block each) and when it was last used. */
+interface Held { bytes: number, used: number, touched: number }
+
+export interface CacheStats {
+  entries: number
+  bytes: number
+  maxBytes: number
+  /** Entries evicted since the node started. */
+  evicted: number
+}
+
+/** Bytes on disk under `path` (a file or a directory tree). */
+async function diskBytes (path: string): Promise<number> {
+  let st
+  try { st = await lstat(path) } catch { return 0 }
+  if (!st.isDirectory()) return st.blocks * 512
+  let sum = BLOCK
+  let names: string[] = []
+  try { names = await readdir(path) } catch {}
+  for (const n of names) sum += await diskBytes(join(path, n))
+  return sum
+}
 const NODE_UID = process.getuid?.()
 const NODE_GID = process.getgid?.()
 
@@ -53,10 +91,98 @@ async function collect (root: string, patterns: readonly string[], rel = '', dep
 
 export class CompileCache {
   readonly dir: string
+  readonly maxBytes: number
   private readonly memory = new Map<string, CacheEntry>()
+  /** The entries on disk (read at first use, see `load`), in no particular order. */
+  private readonly held = new Map<string, Held>()
+  private bytes = 0
+  private evicted = 0
+  private loaded: Promise<void> | undefined
 
-  constructor (dir: string) {
+  constructor (dir: string, maxBytes = DEFAULT_CACHE_MAX_MB * 1024 * 1024) {
     this.dir = dir
+    this.maxBytes = maxBytes
+  }
+
+  stats (): CacheStats {
+    return { entries: this.held.size, bytes: this.bytes, maxBytes: this.maxBytes, evicted: this.evicted }
+  }
+
+  /**
+   * Reads what is on disk (an earlier run's entries: their sizes, and their
+   * last use from `result.json`'s mtime) and removes temp dirs a crash left
+   * behind. Once per cache (the executor starts it when it starts; every
+   * get and put waits for it); evicts if the bound is now lower than the
+   * cache's size.
+   */
+  async load (): Promise<void> {
+    this.loaded ??= (async () => {
+      let shards: string[] = []
+      try { shards = await readdir(this.dir) } catch { return }
+      for (const shard of shards) {
+        if (shard.startsWith('.tmp-')) { await rm(join(this.dir, shard), { recursive: true, force: true }).catch(() => {}); continue }
+        let keys: string[] = []
+        try { keys = await readdir(join(this.dir, shard)) } catch { continue }
+        for (const key of keys) {
+          if (this.held.has(key)) continue
+          const dir = join(this.dir, shard, key)
+          let used: number
+          try { used = (await lstat(join(dir, 'result.json'))).mtimeMs } catch { continue }
+          this.hold(key, { bytes: await diskBytes(dir), used, touched: used })
+        }
+      }
+      this.evict()
+    })()
+    await this.loaded
+  }
+
+  private hold (key: string, h: Held): void {
+    const had = this.held.get(key)
+    if (had !== undefined) this.bytes -= had.bytes
+    this.held.set(key, h)
+    this.bytes += h.bytes
+  }
+
+  /** Marks a hit: in memory now, on disk at most every TOUCH_EVERY_MS. */
+  private use (key: string, dir: string): void {
+    const h = this.held.get(key)
+    if (h === undefined) return
+    const now = Date.now()
+    h.used = now
+    if (now - h.touched < TOUCH_EVERY_MS) return
+    h.touched = now
+    const t = new Date(now)
+    utimes(join(dir, 'result.json'), t, t).catch(() => {})
+  }
+
+  /**
+   * Over the bound: the least recently used entries go (never `keep`, the
+   * one just stored) until the cache is at EVICT_TO of the bound. An entry
+   * being restored at that moment makes its restore fail, and that job
+   * compiles instead (executor.ts).
+   */
+  private evict (keep?: string): void {
+    if (this.bytes <= this.maxBytes) return
+    const order = [...this.held].filter(([k]) => k !== keep).sort((a, b) => a[1].used - b[1].used)
+    for (const [key, h] of order) {
+      if (this.bytes <= this.maxBytes * EVICT_TO) break
+      this.held.delete(key)
+      this.memory.delete(key)
+      this.bytes -= h.bytes
+      this.evicted++
+      rm(this.entryDir(key), { recursive: true, force: true }).catch(() => {})
+    }
+  }
+
+  /** Drops an entry that turned out to be broken (its restore failed), from disk too, so that it can be stored again. */
+  async forget (key: string): Promise<void> {
+    this.memory.delete(key)
+    const h = this.held.get(key)
+    if (h !== undefined) {
+      this.held.delete(key)
+      this.bytes -= h.bytes
+    }
+    await rm(this.entryDir(key), { recursive: true, force: true }).catch(() => {})
   }
 
   key (parts: CacheKeyParts): string {
@@ -87,13 +213,16 @@ export class CompileCache {
   }
 
   async get (key: string): Promise<CacheEntry | undefined> {
+    await this.load()
     const hit = this.memory.get(key)
-    if (hit !== undefined) { this.remember(key, hit); return hit }
+    if (hit !== undefined) { this.remember(key, hit); this.use(key, hit.dir); return hit }
+    if (!this.held.has(key)) return undefined
     const dir = this.entryDir(key)
     try {
       const saved = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8')) as { result: StageResult; artefacts: string[] }
       const entry = { result: saved.result, artefacts: saved.artefacts, dir }
       this.remember(key, entry)
+      this.use(key, dir)
       return entry
     } catch {
       return undefined
@@ -122,6 +251,7 @@ export class CompileCache {
    * false when an entry for the key appeared meanwhile (ours is dropped).
    */
   async put (key: string, result: StageResult, jobDir: string, patterns: readonly string[]): Promise<boolean> {
+    await this.load()
     const artefacts = result.code === 0 ? await collect(jobDir, patterns) : []
     await mkdir(this.dir, { recursive: true })
     const tmp = await mkdtemp(join(this.dir, '.tmp-'))
@@ -146,6 +276,9 @@ export class CompileCache {
         throw err
       }
       this.remember(key, { result: stored, artefacts, dir })
+      const now = Date.now()
+      this.hold(key, { bytes: await diskBytes(dir), used: now, touched: now })
+      this.evict(key)
       return true
     } finally {
       await rm(tmp, { recursive: true, force: true })

@@ -101,7 +101,7 @@ export function releaseCpuGroup (support: CgroupSupport): void {
  * the node is busy. Returns the undo (back to the root group), or null
  * when there is no writable cpu controller.
  */
-export async function weighNode (slots: number): Promise<(() => void) | null> {
+export async function weighNode (slots: number): Promise<(() => Promise<void>) | null> {
   if (process.getuid?.() !== 0) return null
   const mount = (await v1Mounts()).get('cpu')?.[0]
   if (mount === undefined) return null
@@ -114,11 +114,20 @@ export async function weighNode (slots: number): Promise<(() => void) | null> {
     try { rmdirSync(dir) } catch { /* not made */ }
     return null
   }
-  return () => {
+  return async () => {
     try { writeFileSync(join(mount, 'cgroup.procs'), String(process.pid)) } catch { /* stays */ }
-    try { rmdirSync(dir) } catch { /* a child of ours is still in it */ }
+    // A child that has just exited keeps the group busy until Node reaps it
+    // (a zygote stopped a moment ago, under load): try again for a while.
+    for (let i = 0; i < UNWEIGH_TRIES; i++) {
+      try { rmdirSync(dir); return } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY') return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
 }
+
+const UNWEIGH_TRIES = 40
 
 /** Makes (or keeps) cpu group `name` under `mount`, weighing as much as `slots` jobs (jobsCpuShares); throws where not permitted. */
 function weighedGroup (mount: string, name: string, slots: number): void {

@@ -6,7 +6,7 @@
 import { access, constants, mkdir, open, rename, statfs, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { runCalc } from './calc-runner.ts'
-import { CompileCache } from './cache.ts'
+import { CompileCache, DEFAULT_CACHE_MAX_MB, type CacheStats } from './cache.ts'
 import {
   ExecutorStoppedError, InvalidJobError, InvalidLimitsError, JobCancelledError, LanguageUnavailableError, SandboxSetupError,
   SandboxUnavailableError, UnknownLanguageError,
@@ -36,6 +36,8 @@ export interface ExecutorInit {
   uidBase?: number
   /** Path of bwrap; default: looked for in /usr/bin, /usr/local/bin, /bin. */
   bwrapPath?: string
+  /** The compile cache's bound on disk, in MiB (default DEFAULT_CACHE_MAX_MB). */
+  cacheMaxMb?: number
 }
 
 const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap']
@@ -92,6 +94,7 @@ function rejected (message: string): ExecResult {
 class MeshExecutor implements Executor {
   readonly languages: LanguageInfo[]
   readonly sandbox: SandboxInfo
+  get cache (): CacheStats { return this.compileCache.stats() }
   private readonly toolchains: Map<string, Toolchain>
   private readonly missing: Map<string, string>
   private readonly limitsInit: NodeLimitsInit | undefined
@@ -99,7 +102,7 @@ class MeshExecutor implements Executor {
   private readonly config: SandboxConfig
   private readonly ids: Identities
   private readonly slots: Pool<number>
-  private readonly cache: CompileCache
+  private readonly compileCache: CompileCache
   private readonly stopper = new AbortController()
   private readonly active = new Set<Promise<ExecResult>>()
   private stopping: Promise<void> | null = null
@@ -115,7 +118,7 @@ class MeshExecutor implements Executor {
     this.config = parts.sandboxConfig
     this.ids = parts.identities
     this.slots = new Pool(Array.from({ length: parts.slots }, (_, i) => i))
-    this.cache = parts.cache
+    this.compileCache = parts.cache
     const info = describeSandbox(parts.sandboxConfig)
     this.sandbox = { ...info, warnings: [...parts.warnings, ...info.warnings] }
     this.languages = LANGUAGES.filter((l) => this.toolchains.has(l.name)).map((l) => ({
@@ -177,8 +180,8 @@ class MeshExecutor implements Executor {
       let inline = lang.compile?.inline
       let checkKey: string | undefined
       if (inline !== undefined) {
-        checkKey = this.cache.key({ language: lang.name, version: tc.version, command: expandCommand(lang, lang.compile!.argv, { tools: tc.tools, memoryMb: limits.compile.memoryMb, files }), files })
-        const hit = await this.cache.get(checkKey)
+        checkKey = this.compileCache.key({ language: lang.name, version: tc.version, command: expandCommand(lang, lang.compile!.argv, { tools: tc.tools, memoryMb: limits.compile.memoryMb, files }), files })
+        const hit = await this.compileCache.get(checkKey)
         if (hit !== undefined) {
           state.compile = { ...hit.result, wallMs: 0, cpuMs: 0, memoryKb: null, cached: true }
           if (!compiled(state.compile)) return { status: 'compile_error', message: 'syntax check failed', compile: state.compile, run: null }
@@ -205,7 +208,7 @@ class MeshExecutor implements Executor {
         // (a limit, a signal) may have died in the check itself: then nothing is known.
         if (failed || (outcome.signal === null && outcome.code !== null)) {
           const check: StageResult = { stdout: '', stderr: diagnostics ?? '', code: failed ? 1 : 0, signal: null, wallMs: 0, cpuMs: null, memoryKb: null, limit: null, truncated: false }
-          await this.cache.put(checkKey, check, id.workspace.box, [])
+          await this.compileCache.put(checkKey, check, id.workspace.box, [])
           state.compile = { ...check, cached: false }
         }
         if (failed) {
@@ -238,16 +241,21 @@ class MeshExecutor implements Executor {
   private async compile (lang: Language, tc: Toolchain, files: SourceFile[], limits: NodeLimits, id: Identity, hooks: ExecHooks, signal: AbortSignal): Promise<StageResult> {
     const spec = lang.compile!
     const argv = expandCommand(lang, spec.argv, { tools: tc.tools, memoryMb: limits.compile.memoryMb, files })
-    const key = this.cache.key({ language: lang.name, version: tc.version, command: argv, files })
-    const hit = await this.cache.get(key)
+    const key = this.compileCache.key({ language: lang.name, version: tc.version, command: argv, files })
+    const hit = await this.compileCache.get(key)
     if (hit !== undefined) {
-      await this.cache.restore(hit, id.workspace.box, id.uid)
-      return { ...hit.result, wallMs: 0, cpuMs: 0, memoryKb: null, cached: true }
+      try {
+        await this.compileCache.restore(hit, id.workspace.box, id.uid)
+        return { ...hit.result, wallMs: 0, cpuMs: 0, memoryKb: null, cached: true }
+      } catch {
+        // Evicted (or damaged) under us: compile as if it had never been cached.
+        await this.compileCache.forget(key)
+      }
     }
     hooks.onStage?.('compile')
     const outcome = await this.stage('compile', lang, argv, limits.compile, null, id, hooks, signal)
     const result: StageResult = { ...toStageResult(outcome, limitOf(outcome, lang, { diskFull: await this.diskFull(id, outcome, limits.compile), ...this.memoryFact(lang, limits.compile) })), cached: false }
-    if (cacheable(result)) await this.cache.put(key, result, id.workspace.box, spec.artefacts)
+    if (cacheable(result)) await this.compileCache.put(key, result, id.workspace.box, spec.artefacts)
     return result
   }
 
@@ -378,6 +386,8 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
         config = { ...config, bwrap: null, seccomp: null }
       }
     }
+    const cache = new CompileCache(join(dataDir, 'cache'), (init.cacheMaxMb ?? DEFAULT_CACHE_MAX_MB) * MiB)
+    void cache.load()
     return new MeshExecutor({
       toolchains: detection.toolchains,
       missing: new Map(detection.missing.map((m) => [m.name, m.reason])),
@@ -386,7 +396,7 @@ export async function createExecutor (init: ExecutorInit): Promise<Executor> {
       sandboxConfig: config,
       identities,
       slots: init.slots,
-      cache: new CompileCache(join(dataDir, 'cache')),
+      cache,
       warnings,
     })
   } catch (err) {

@@ -126,6 +126,8 @@ export interface Executor {
   /** Languages whose toolchains were found on this node (and allowed by --langs). */
   readonly languages: LanguageInfo[]
   readonly sandbox: SandboxInfo
+  /** The compile cache: entries and bytes on disk, its bound, evictions so far. */
+  readonly cache: { entries: number, bytes: number, maxBytes: number, evicted: number }
   /** Run one job: compile (if needed, through the cache), then run. Never throws for the job's own faults. */
   run(job: JobSpec, hooks?: ExecHooks): Promise<ExecResult>
   /** Kill whatever still runs and release resources. */

@@ -42,7 +42,7 @@ export class ClientService {
     if ('refused' in taken) { await refuse(ch, taken.refused); return }
     const out = new InOrder(ch)
     const closed = new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
-    await this.follow(taken.job, taken.attached, (e) => { out.send(e) }, closed, () => this.init.peers())
+    await this.follow(taken.job, taken.attached, req.quiet === true, (e) => { out.send(e) }, closed, () => this.init.peers())
     await out.close()
   }
 
@@ -81,7 +81,7 @@ export class ClientService {
         let stop!: () => void
         const stopped = new Promise<void>((resolve) => { stop = resolve })
         following.set(r, stop)
-        void this.follow(taken.job, taken.attached, (e) => { send(r, e) }, stopped, peers).finally(() => { following.delete(r) })
+        void this.follow(taken.job, taken.attached, req.quiet === true, (e) => { send(r, e) }, stopped, peers).finally(() => { following.delete(r) })
       }
     } catch (err) {
       this.init.log.debug(`session closed: ${String(err)}`)
@@ -109,12 +109,16 @@ export class ClientService {
     return { job, attached: true }
   }
 
-  /** Sends a job's events (accepted once durable, then past and live ones, the result last) until it is done or `stop` resolves. */
-  private async follow (job: JobRecord, attached: boolean, send: (e: JobEvent) => void, stop: Promise<void>, peers: () => string[] | undefined): Promise<void> {
+  /**
+   * Sends a job's events (accepted once durable, then past and live ones,
+   * the result last; `quiet`: the result only after `accepted`) until it is
+   * done or `stop` resolves.
+   */
+  private async follow (job: JobRecord, attached: boolean, quiet: boolean, send: (e: JobEvent) => void, stop: Promise<void>, peers: () => string[] | undefined): Promise<void> {
     await job.persisted
     const known = peers()
     send({ t: 'accepted', id: job.spec.id, entry: this.init.self, attached, ...(known === undefined ? {} : { peers: known }) })
-    const unsubscribe = this.init.entry.subscribe(job, send)
+    const unsubscribe = this.init.entry.subscribe(job, quiet ? (e) => { if (e.t === 'result' || e.t === 'error') send(e) } : send)
     await Promise.race([job.done, stop])
     unsubscribe()
   }

@@ -213,7 +213,10 @@ export class ElectionDriver {
       await ch.write(wire)
       await ch.close()
     })().catch((err: unknown) => {
-      this.unreachable.set(to, Date.now())
+      const now = Date.now()
+      // Only recent losses matter (masterStillHeard): peers come and go (autoscaled workers with new ids).
+      for (const [id, at] of this.unreachable) if (now - at > UNREACHABLE_MS) this.unreachable.delete(id)
+      this.unreachable.set(to, now)
       this.init.log.debug(`election message to ${to} lost: ${String(err)}`)
     })
   }

@@ -64,6 +64,8 @@ export interface NodeInit {
   spawnedBy?: string
   /** A slot leased to this node for its own jobs goes back after this long unused (default LEASE_IDLE_MS; 0: no leases). */
   leaseIdleMs?: number
+  /** The compile cache's bound on disk, in MiB (default 1024). */
+  cacheMaxMb?: number
   /** Drain and stop after this long with nothing to do (spawned workers). */
   retireIdleMs?: number
   /** Start extra workers when jobs wait with every node full (acts while master). */
@@ -84,6 +86,8 @@ const SILENT_PING_MS = 10_000
 const SETTLE_MS = 400
 /** …or after this long at most. */
 const SETTLE_MAX_MS = 8000
+/** How long the node's own addresses are taken as known (see `addrs`). */
+const ADDRS_TTL_MS = 5000
 /** A slot the master leased to this node for its own jobs goes back after this long unused. */
 const LEASE_IDLE_MS = 2000
 
@@ -260,6 +264,7 @@ export class MeshNode {
       ...(init.langs === undefined ? {} : { langs: init.langs }),
       ...(init.limits === undefined ? {} : { limits: init.limits }),
       allowUnsandboxed: init.allowUnsandboxed ?? false,
+      ...(init.cacheMaxMb === undefined ? {} : { cacheMaxMb: init.cacheMaxMb }),
     })
     try {
       const { journal, recovered } = await Journal.open(dataDir, KEEP_RESULTS_MS)
@@ -285,7 +290,27 @@ export class MeshNode {
   }
 
   get id (): string { return this.host.peerId.toString() }
-  get addrs (): string[] { return this.host.getMultiaddrs().map((a) => a.toString()) }
+  /**
+   * Where this node listens, as strings. Every report and status names them,
+   * and building them anew from libp2p's address manager each time was ~1 %
+   * of a busy node's CPU: kept for ADDRS_TTL_MS (a wildcard listener's
+   * addresses follow the machine's interfaces, which change without an
+   * event), or until libp2p says they changed.
+   */
+  get addrs (): string[] {
+    const now = Date.now()
+    if (this.listenAddrs === undefined || now - this.listenAddrs.at > ADDRS_TTL_MS) {
+      if (!this.watchingAddrs) {
+        this.watchingAddrs = true
+        this.host.addEventListener('self:peer:update', () => { this.listenAddrs = undefined })
+      }
+      this.listenAddrs = { addrs: this.host.getMultiaddrs().map((a) => a.toString()), at: now }
+    }
+    return this.listenAddrs.addrs
+  }
+
+  private listenAddrs: { addrs: string[], at: number } | undefined
+  private watchingAddrs = false
 
   async start (): Promise<void> {
     void this.load.start()
@@ -573,6 +598,7 @@ export class MeshNode {
       streams: { ...this.inboundStreams, [PROTOCOL_ELECTION]: this.election.messagesIn },
       gossip: { published: this.gossip.published, bytes: this.gossip.bytesOut, largest: this.gossip.largest, full: this.gossip.fullPublished },
       placements: { ...this.placement.counts, leases: this.placement.leases },
+      cache: this.executor.cache,
     }
   }
 }

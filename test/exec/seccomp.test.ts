@@ -190,8 +190,11 @@ int main (void) {
     'child\nvsock EAFNOSUPPORT\n6\n'],
     ['js', 'const { execFileSync } = require("child_process")\nconst { Worker } = require("worker_threads")\n'
       + 'console.log(execFileSync("/bin/echo", ["child"]).toString().trim())\n'
-      + 'require("fs").promises.readFile("/proc/self/status", "utf8").then((s) => console.log(/Seccomp:\\s+2/.test(s)))\n'
-      + 'new Worker("require(\'worker_threads\').parentPort.postMessage(6)", { eval: true }).on("message", (m) => console.log(m))\n',
+      // The worker starts once the read is done: the two lines come in that order.
+      + 'require("fs").promises.readFile("/proc/self/status", "utf8").then((s) => {\n'
+      + '  console.log(/Seccomp:\\s+2/.test(s))\n'
+      + '  new Worker("require(\'worker_threads\').parentPort.postMessage(6)", { eval: true }).on("message", (m) => console.log(m))\n'
+      + '})\n',
     'child\ntrue\n6\n'],
     ['java', 'import java.util.concurrent.*;\npublic class Main { public static void main(String[] a) throws Exception {\n'
       + '  Process p = new ProcessBuilder("/bin/echo", "child").start(); System.out.println(new String(p.getInputStream().readAllBytes()).trim());\n'

@@ -134,7 +134,8 @@ describe('cluster', () => {
     expect(status).toBe(200)
     for (const name of ['meshrun_jobs_total{status="ok",language="python"}', 'meshrun_job_duration_seconds_bucket', 'meshrun_queue_length', 'meshrun_jobs_running',
       'meshrun_elections_total', 'meshrun_term', 'meshrun_peers_up 1', 'meshrun_is_master 1', 'meshrun_process_cpu_seconds_total',
-      'meshrun_placements_total{via="local"}', 'meshrun_placements_total{via="leased"} 0', 'meshrun_leases_held 0']) {
+      'meshrun_placements_total{via="local"}', 'meshrun_placements_total{via="leased"} 0', 'meshrun_leases_held 0',
+      'meshrun_compile_cache_entries', 'meshrun_compile_cache_bytes', 'meshrun_compile_cache_evictions_total 0']) {
       expect(body).toContain(name)
     }
   })

@@ -165,6 +165,19 @@ test('one session carries several jobs at once: events name their request; forge
   await until(() => last(5)?.t === 'result')
   expect(last(5)!.result.run.stdout).toBe('9\n')
   expect(events.get(4)!.some((e) => e.t === 'result')).toBe(false)
+  // Quiet: accepted, then the result (with the output), nothing between; the same job watched gets it all.
+  const printing = (id: string): JobSpec => ({ id, language: 'python', files: [{ name: 'p.py', content: 'import sys, time\nprint("a", flush=True)\ntime.sleep(0.3)\nprint("b")' }], stdin: '', args: [] })
+  const hushed = randomUUID()
+  await send({ t: 'submit', r: 6, job: printing(hushed), quiet: true })
+  await send({ t: 'submit', r: 7, job: printing(randomUUID()) })
+  await until(() => last(6)?.t === 'result' && last(7)?.t === 'result')
+  expect(events.get(6)!.map((e) => e.t)).toEqual(['accepted', 'result'])
+  expect(last(6)!.result.run.stdout).toBe('a\nb\n')
+  expect(events.get(7)!.map((e) => e.t)).toEqual(expect.arrayContaining(['accepted', 'started', 'output', 'result']))
+  // Attaching quietly to a finished job: its result, no replayed output.
+  await send({ t: 'attach', r: 8, id: hushed, quiet: true })
+  await until(() => last(8)?.t === 'result')
+  expect(events.get(8)!.map((e) => e.t)).toEqual(['accepted', 'result'])
   await stream.close()
   await reading
 })

@@ -14,7 +14,7 @@ let node: NodeProc
 let client: MeshClient
 
 beforeAll(async () => {
-  node = await startNode(['--max-jobs', '2'])
+  node = await startNode(['--max-jobs', '2', '--cache-max', '64'])
   client = await MeshClient.connect({ node: node.hostPort })
 })
 
@@ -126,6 +126,11 @@ describe('outcomes are reported precisely', () => {
     expect(second.status).toBe('ok')
     expect(second.compile?.cached).toBe(true)
     expect(second.run?.stdout).toBe(first.run?.stdout)
+    // The cache's bound is the node's --cache-max; what it holds is in the status.
+    const { cache } = (await client.status()).local
+    expect(cache?.maxBytes).toBe(64 * 1024 * 1024)
+    expect(cache?.entries).toBeGreaterThanOrEqual(1)
+    expect(cache?.bytes).toBeGreaterThan(4096)
   })
 
   test('output streams while the program runs', async () => {

@@ -25,20 +25,42 @@ export function createMetrics (node: GatewayNode): Metrics {
   const waited = new Histogram({ name: 'meshrun_job_queue_seconds', help: 'Time from acceptance to the first grant of a worker', labelNames: ['language'], buckets: SECONDS, registers: r })
   const run = new Histogram({ name: 'meshrun_job_run_seconds', help: 'Wall time of the run stage', labelNames: ['language'], buckets: SECONDS, registers: r })
 
+  // Each gauge reads at scrape time; the node's status (job lists and the
+  // cluster's nodes included) is built once per scrape, not once per gauge:
+  // a scrape calls every collect in the same tick, so a snapshot lives until
+  // the next.
+  const perScrape = <T>(read: () => T): () => T => {
+    let snapshot: { value: T } | undefined
+    return () => {
+      if (snapshot === undefined) {
+        snapshot = { value: read() }
+        setImmediate(() => { snapshot = undefined })
+      }
+      return snapshot.value
+    }
+  }
+  const own = perScrape(() => node.localStatus())
+  const cluster = perScrape(() => node.status())
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({ name, help, registers: r, collect () { this.set(read()) } })
   }
   gauge('meshrun_queue_length', 'Jobs waiting in the master\'s queue (0 on nodes that are not master)', () => node.scheduler.queueLength)
-  gauge('meshrun_jobs_running', 'Jobs running on this node', () => node.localStatus().running)
-  gauge('meshrun_jobs_waiting', 'Jobs submitted to this node still waiting for a worker', () => node.localStatus().queued)
-  gauge('meshrun_jobs_max', 'Jobs this node runs at once', () => node.localStatus().maxJobs)
-  gauge('meshrun_cluster_jobs_running', 'Jobs running on all live nodes', () => node.status().nodes.filter((n) => n.up).reduce((s, n) => s + n.running, 0))
-  gauge('meshrun_peers_up', 'Other nodes this node sees as up', () => node.status().nodes.filter((n) => n.up && n.id !== node.id).length)
-  gauge('meshrun_leases_held', 'Slots of this node the master leased to it for its own jobs, held now', () => node.localStatus().placements?.leases ?? 0)
+  gauge('meshrun_jobs_running', 'Jobs running on this node', () => own().running)
+  gauge('meshrun_jobs_waiting', 'Jobs submitted to this node still waiting for a worker', () => own().queued)
+  gauge('meshrun_jobs_max', 'Jobs this node runs at once', () => own().maxJobs)
+  gauge('meshrun_cluster_jobs_running', 'Jobs running on all live nodes', () => cluster().nodes.filter((n) => n.up).reduce((s, n) => s + n.running, 0))
+  gauge('meshrun_peers_up', 'Other nodes this node sees as up', () => cluster().nodes.filter((n) => n.up && n.id !== node.id).length)
+  gauge('meshrun_leases_held', 'Slots of this node the master leased to it for its own jobs, held now', () => own().placements?.leases ?? 0)
+  gauge('meshrun_compile_cache_bytes', 'Bytes the compile cache holds on disk', () => own().cache?.bytes ?? 0)
+  gauge('meshrun_compile_cache_entries', 'Entries in the compile cache', () => own().cache?.entries ?? 0)
+  new Counter({
+    name: 'meshrun_compile_cache_evictions_total', help: 'Compile cache entries evicted (least recently used first) to stay within --cache-max', registers: r,
+    collect () { this.reset(); this.inc(own().cache?.evicted ?? 0) },
+  })
   gauge('meshrun_term', 'Current election term', () => node.election.term)
   gauge('meshrun_is_master', '1 while this node is the master', () => (node.election.master === node.id ? 1 : 0))
-  gauge('meshrun_cpu_percent', 'CPU use of this machine', () => node.localStatus().cpu)
-  gauge('meshrun_memory_percent', 'Memory use of this machine', () => node.localStatus().mem)
+  gauge('meshrun_cpu_percent', 'CPU use of this machine', () => own().cpu)
+  gauge('meshrun_memory_percent', 'Memory use of this machine', () => own().mem)
   new Counter({
     name: 'meshrun_elections_total', help: 'Elections this node has seen complete', registers: r,
     collect () { this.reset(); this.inc(node.election.elections) },
@@ -47,9 +69,9 @@ export function createMetrics (node: GatewayNode): Metrics {
   const scaling = node.status().autoscale !== undefined
   const decisions = new Counter({ name: 'meshrun_autoscale_decisions_total', help: 'Autoscaler decisions that acted or changed what it waits for (spawn, joined, failed, abandon, at-max, …)', labelNames: ['action'], registers: scaling ? r : [] })
   if (scaling) {
-    gauge('meshrun_autoscale_max', 'Most spawned workers this node\'s autoscaler keeps (--autoscale)', () => node.status().autoscale?.max ?? 0)
-    gauge('meshrun_autoscale_workers', 'Live spawned workers counted toward the maximum (this master\'s and adopted ones)', () => node.status().autoscale?.spawned.length ?? 0)
-    gauge('meshrun_autoscale_pending', 'Workers started and not joined yet', () => node.status().autoscale?.pending ?? 0)
+    gauge('meshrun_autoscale_max', 'Most spawned workers this node\'s autoscaler keeps (--autoscale)', () => cluster().autoscale?.max ?? 0)
+    gauge('meshrun_autoscale_workers', 'Live spawned workers counted toward the maximum (this master\'s and adopted ones)', () => cluster().autoscale?.spawned.length ?? 0)
+    gauge('meshrun_autoscale_pending', 'Workers started and not joined yet', () => cluster().autoscale?.pending ?? 0)
     for (const action of ['spawn', 'joined', 'failed', 'abandon']) decisions.inc({ action }, 0)
   }
   new Counter({
@@ -59,7 +81,7 @@ export function createMetrics (node: GatewayNode): Metrics {
     registers: r,
     collect () {
       this.reset()
-      const { local = 0, asked = 0, leased = 0 } = node.localStatus().placements ?? {}
+      const { local = 0, asked = 0, leased = 0 } = own().placements ?? {}
       for (const [via, n] of Object.entries({ local, asked, leased })) this.inc({ via }, n)
     },
   })
