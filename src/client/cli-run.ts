@@ -1,4 +1,5 @@
 /** `meshrun run`: submit a program, stream its output, exit with its exit code. */
+import { fstatSync, readFileSync } from 'node:fs'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { basename, join, relative } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -131,8 +132,19 @@ function positiveInt (text: string, flag: string): number {
   return n
 }
 
+/**
+ * The program's stdin: `--stdin FILE`, `--stdin -` (this process's stdin),
+ * or, without the flag, a file the shell redirected to this process's stdin
+ * (`meshrun run prog.py < input.txt`): that is finite and meant for the
+ * program. A pipe or a terminal is read only with `--stdin -`: a caller that
+ * leaves a pipe open (Node's execFile does) would wait forever.
+ */
 async function readStdin (source: string | undefined): Promise<string> {
-  if (source === undefined) return ''
+  if (source === undefined) {
+    let redirected = false
+    try { redirected = fstatSync(0).isFile() } catch {}
+    return redirected ? readFileSync(0, 'utf8') : ''
+  }
   if (source === '-') {
     const chunks: Buffer[] = []
     for await (const c of process.stdin) chunks.push(c as Buffer)

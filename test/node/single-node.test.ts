@@ -3,12 +3,16 @@
  * and the client library over libp2p.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { closeSync, openSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MeshClient } from '../../src/client/client.ts'
 import type { JobEvent } from '../../src/node/schemas.ts'
 import type { JobSpec } from '../../src/exec/types.ts'
-import { ROOT, cli, startNode, stopAll, waitFor, type NodeProc } from '../helpers/procs.ts'
+import { BIN, NODE, ROOT, cli, startNode, stopAll, waitFor, type NodeProc } from '../helpers/procs.ts'
 
 let node: NodeProc
 let client: MeshClient
@@ -61,6 +65,30 @@ describe('the CLI runs every language', () => {
     const r = await cli(['run', '--node', node.hostPort, '--stdin', '-', '--arg', 'a', '--arg', 'b c', ex('python', 'stdin.py')], { stdin: '1 2 3\n4\n' })
     expect(r.stdout).toBe('10\nargs: a b c\n')
     expect(r.code).toBe(0)
+  })
+
+  test('a file redirected to stdin reaches the program without --stdin; a pipe does not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshrun-stdin-'))
+    let proc: ChildProcess | undefined
+    try {
+      const input = join(dir, 'input.txt')
+      await writeFile(input, '5 6\n7\n')
+      const fd = openSync(input, 'r')
+      const run = proc = spawn(NODE, [BIN, 'run', '--node', node.hostPort, ex('python', 'stdin.py')], { stdio: [fd, 'pipe', 'pipe'] })
+      closeSync(fd)
+      let out = ''
+      run.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+      run.stderr!.resume()
+      const code = await new Promise((resolve) => run.on('exit', resolve))
+      expect(out).toBe('18\nargs:\n')
+      expect(code).toBe(0)
+      // A pipe (the helper writes and closes one) is read only with --stdin -.
+      const piped = await cli(['run', '--node', node.hostPort, ex('python', 'stdin.py')], { stdin: '1 2 3\n' })
+      expect(piped.stdout).toBe('0\nargs:\n')
+    } finally {
+      if (proc?.exitCode === null) proc.kill('SIGKILL')
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('--json prints one result object with the documented fields', async () => {
