@@ -16,7 +16,7 @@
  * When a new entry takes it over the bound, the least recently used
  * entries go until it is at EVICT_TO of it. Use survives restarts: a hit
  * sets its entry's `result.json` mtime (at most once per TOUCH_EVERY_MS),
- * and the first use of the cache reads the sizes and mtimes back.
+ * and a starting node reads the sizes and mtimes back (`load`).
  */
 import { createHash } from 'node:crypto'
 import { chown, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises'
@@ -98,6 +98,8 @@ export class CompileCache {
   private bytes = 0
   private evicted = 0
   private loaded: Promise<void> | undefined
+  /** `load` has read everything on disk into `held`. */
+  private complete = false
 
   constructor (dir: string, maxBytes = DEFAULT_CACHE_MAX_MB * 1024 * 1024) {
     this.dir = dir
@@ -111,14 +113,15 @@ export class CompileCache {
   /**
    * Reads what is on disk (an earlier run's entries: their sizes, and their
    * last use from `result.json`'s mtime) and removes temp dirs a crash left
-   * behind. Once per cache (the executor starts it when it starts; every
-   * get and put waits for it); evicts if the bound is now lower than the
-   * cache's size.
+   * behind. Once per cache, started with the executor; jobs do not wait
+   * for it (a cache of a gigabyte is tens of thousands of entries to read):
+   * until it is done a lookup reads the disk, and eviction waits for it.
+   * Evicts at the end if the cache is over the bound.
    */
   async load (): Promise<void> {
     this.loaded ??= (async () => {
       let shards: string[] = []
-      try { shards = await readdir(this.dir) } catch { return }
+      try { shards = await readdir(this.dir) } catch { this.complete = true; return }
       for (const shard of shards) {
         if (shard.startsWith('.tmp-')) { await rm(join(this.dir, shard), { recursive: true, force: true }).catch(() => {}); continue }
         let keys: string[] = []
@@ -131,6 +134,7 @@ export class CompileCache {
           this.hold(key, { bytes: await diskBytes(dir), used, touched: used })
         }
       }
+      this.complete = true
       this.evict()
     })()
     await this.loaded
@@ -143,14 +147,17 @@ export class CompileCache {
     this.bytes += h.bytes
   }
 
-  /** Marks a hit: in memory now, on disk at most every TOUCH_EVERY_MS. */
+  /** Marks a hit: in memory now, on disk at most every TOUCH_EVERY_MS (at once while `load` may not have read it yet). */
   private use (key: string, dir: string): void {
     const h = this.held.get(key)
-    if (h === undefined) return
     const now = Date.now()
-    h.used = now
-    if (now - h.touched < TOUCH_EVERY_MS) return
-    h.touched = now
+    if (h !== undefined) {
+      h.used = now
+      if (now - h.touched < TOUCH_EVERY_MS) return
+      h.touched = now
+    } else if (this.complete) {
+      return
+    }
     const t = new Date(now)
     utimes(join(dir, 'result.json'), t, t).catch(() => {})
   }
@@ -162,7 +169,7 @@ export class CompileCache {
    * compiles instead (executor.ts).
    */
   private evict (keep?: string): void {
-    if (this.bytes <= this.maxBytes) return
+    if (!this.complete || this.bytes <= this.maxBytes) return
     const order = [...this.held].filter(([k]) => k !== keep).sort((a, b) => a[1].used - b[1].used)
     for (const [key, h] of order) {
       if (this.bytes <= this.maxBytes * EVICT_TO) break
@@ -213,10 +220,9 @@ export class CompileCache {
   }
 
   async get (key: string): Promise<CacheEntry | undefined> {
-    await this.load()
     const hit = this.memory.get(key)
     if (hit !== undefined) { this.remember(key, hit); this.use(key, hit.dir); return hit }
-    if (!this.held.has(key)) return undefined
+    if (this.complete && !this.held.has(key)) return undefined
     const dir = this.entryDir(key)
     try {
       const saved = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8')) as { result: StageResult; artefacts: string[] }
@@ -251,7 +257,6 @@ export class CompileCache {
    * false when an entry for the key appeared meanwhile (ours is dropped).
    */
   async put (key: string, result: StageResult, jobDir: string, patterns: readonly string[]): Promise<boolean> {
-    await this.load()
     const artefacts = result.code === 0 ? await collect(jobDir, patterns) : []
     await mkdir(this.dir, { recursive: true })
     const tmp = await mkdtemp(join(this.dir, '.tmp-'))

@@ -50,6 +50,7 @@ describe('the compile cache stays within its bound', () => {
   test('the least recently used entries go; a recent hit keeps an old entry', async () => {
     const dir = join(await tempDir(), 'cache')
     const cache = new CompileCache(dir, 100 * KiB)
+    await cache.load()
     const keys = Array.from({ length: 8 }, (_, i) => cache.key({ language: 'c', version: '1', command: ['cc'], files: [{ name: 'main.c', content: `int x = ${i};` }] }))
     for (let i = 0; i < keys.length; i++) {
       expect(await cache.put(keys[i]!, OK, await jobDir(i), ['a.out'])).toBe(true)
@@ -76,6 +77,7 @@ describe('the compile cache stays within its bound', () => {
   test('a restart reads sizes and last use back, and a lower bound evicts the least recently used', async () => {
     const dir = join(await tempDir(), 'cache')
     const first = new CompileCache(dir, 1024 * KiB)
+    await first.load()
     const keys = Array.from({ length: 4 }, (_, i) => first.key({ language: 'c', version: '1', command: ['cc'], files: [{ name: 'main.c', content: `int y = ${i};` }] }))
     for (let i = 0; i < keys.length; i++) await first.put(keys[i]!, OK, await jobDir(i), ['a.out'])
     // Last used: key 2 an hour ago, the others a minute ago (a hit writes the entry's mtime).
@@ -85,6 +87,10 @@ describe('the compile cache stays within its bound', () => {
     await utimes(at(keys[2]!), now - 3600, now - 3600)
     // A crash left a half-written entry behind.
     await mkdir(join(dir, '.tmp-crashed', 'files'), { recursive: true })
+
+    // A lookup does not wait for the cache to read what is on disk.
+    const early = new CompileCache(dir, 1024 * KiB)
+    expect((await early.get(keys[1]!))?.artefacts).toEqual(['a.out'])
 
     const again = new CompileCache(dir, 1024 * KiB)
     await again.load()
