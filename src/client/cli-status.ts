@@ -22,6 +22,7 @@ export function formatStatus (s: Status): string {
     `this node ${s.self}  (meshrun ${l.version}, up ${Math.round(l.uptimeMs / 1000)} s)`,
     `sandbox   ${l.sandbox.kind}: ${l.sandbox.enforced.join(', ')}`,
     ...l.sandbox.warnings.map((w) => `warning   ${w}`),
+    ...(l.cache === undefined ? [] : [`cache     ${l.cache.entries} entries, ${mib(l.cache.bytes)} of ${mib(l.cache.maxBytes)}${l.cache.evicted > 0 ? `, ${l.cache.evicted} evicted (least recently used)` : ''}`]),
     '',
     table(['', 'NODE', 'ROLE', 'CPU', 'MEM', 'JOBS', 'LANGUAGES', 'SEEN'], s.nodes.map((n) => [
       n.id === s.self ? '*' : ' ',
@@ -47,6 +48,10 @@ function formatAutoscale (a: AutoscaleStatus): string[] {
     `${a.pending > 0 ? ', 1 starting' : ''}; ${a.counts.spawned} started, ${a.counts.joined} joined, ${a.counts.failed} failed (${a.spawner === 'command' ? '--spawn-cmd' : 'local processes'})`
   const last = a.lastDecision === null ? [] : [`          last: ${a.lastDecision.action} at ${new Date(a.lastDecision.at).toLocaleTimeString()}: ${a.lastDecision.reason}`]
   return [head, ...a.spawned.map((w) => `          ${w.id}${w.pid === null ? '' : ` pid ${w.pid}`}${w.adopted ? ` adopted from ${w.by}` : ''}`), ...last]
+}
+
+function mib (bytes: number): string {
+  return bytes >= 1024 * 1024 * 1024 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
 
 function table (head: string[], rows: string[][]): string {

@@ -159,6 +159,7 @@ describe('outcomes are reported precisely', () => {
     expect(cache?.maxBytes).toBe(64 * 1024 * 1024)
     expect(cache?.entries).toBeGreaterThanOrEqual(1)
     expect(cache?.bytes).toBeGreaterThan(4096)
+    expect((await cli(['status', '--node', node.hostPort])).stdout).toMatch(/^cache {5}\d+ entries, \d+\.\d MiB of 64\.0 MiB$/m)
   })
 
   test('output streams while the program runs', async () => {
