@@ -37,8 +37,9 @@ export async function startNode (args: string[] = []): Promise<BenchNode> {
   return { id, addr, proc, dataDir }
 }
 
-export async function startCluster (n: number, args: string[] = []): Promise<BenchNode[]> {
-  const first = await startNode(args)
+/** `n` nodes bootstrapped from the first; `firstArgs` go to the first only. */
+export async function startCluster (n: number, args: string[] = [], firstArgs: string[] = []): Promise<BenchNode[]> {
+  const first = await startNode([...args, ...firstArgs])
   const rest = await Promise.all(Array.from({ length: n - 1 }, async () => await startNode(['--peer', first.addr, ...args])))
   return [first, ...rest]
 }
@@ -59,11 +60,11 @@ export async function status (addr: string): Promise<Status | undefined> {
  * every 20 ms were most of the load): the moment of agreement comes from the
  * nodes' own clocks (`masterSince`), not from the polling.
  */
-export async function waitAgreed (nodes: BenchNode[], timeoutMs = 60_000, everyMs = Math.max(20, nodes.length * 10)): Promise<Status[]> {
+export async function waitAgreed (nodes: BenchNode[], timeoutMs = 60_000, everyMs = Math.max(20, nodes.length * 10), allUp = true): Promise<Status[]> {
   const until = Date.now() + timeoutMs
   for (;;) {
     const all = await Promise.all(nodes.map(async (n) => await status(n.addr)))
-    if (all.every((s) => s !== undefined && s.master !== null && s.master === all[0]!.master && s.term === all[0]!.term && s.nodes.filter((x) => x.up).length === nodes.length)) return all as Status[]
+    if (all.every((s) => s !== undefined && s.master !== null && s.master === all[0]!.master && s.term === all[0]!.term && (!allUp || s.nodes.filter((x) => x.up).length === nodes.length))) return all as Status[]
     if (Date.now() > until) {
       const masters = new Map<string, number>()
       for (const s of all) { const k = s === undefined ? 'no answer' : `${s.master?.slice(-6) ?? 'none'}/t${s.term}/up${s.nodes.filter((x) => x.up).length}`; masters.set(k, (masters.get(k) ?? 0) + 1) }
