@@ -3,6 +3,7 @@
  * (src/node) and clients (src/client). Everything here is plain data that
  * can cross the wire as JSON.
  */
+import type { CacheStats } from './cache.ts'
 
 /** Every outcome a job can have. */
 export const JOB_STATUSES = [
@@ -127,7 +128,7 @@ export interface Executor {
   readonly languages: LanguageInfo[]
   readonly sandbox: SandboxInfo
   /** The compile cache: entries and bytes on disk, its bound, evictions so far. */
-  readonly cache: { entries: number, bytes: number, maxBytes: number, evicted: number }
+  readonly cache: CacheStats
   /** Run one job: compile (if needed, through the cache), then run. Never throws for the job's own faults. */
   run(job: JobSpec, hooks?: ExecHooks): Promise<ExecResult>
   /** Kill whatever still runs and release resources. */
