@@ -3,7 +3,7 @@ import { MeshNode, DEFAULT_PORT, parsePeers } from '../node/node.ts'
 import type { NodeLimitsInit } from '../exec/index.ts'
 import { parseNodeAddr } from './addr.ts'
 import { pskFrom } from './key.ts'
-import { createLogger } from '../node/log.ts'
+import { createLogger, type Logger } from '../node/log.ts'
 import { UsageError } from './errors.ts'
 import { startGateway, type Gateway } from '../node/http/index.ts'
 import { isLoopback } from '../node/http/auth.ts'
@@ -53,9 +53,12 @@ export interface NodeFlags {
  * (an autoscaled worker) inherits it.
  */
 export const STOP_WITH_STDIN = 'MESHRUN_STOP_WITH_STDIN'
+/** A stop signal repeated within this long is the same request (see nodeCommand). */
+const REPEAT_SIGNAL_MS = 1000
 
 export async function nodeCommand (flags: NodeFlags): Promise<number> {
   const log = createLogger('meshrun')
+  const stop = stopSignals(log)
   const stopWithStdin = process.env[STOP_WITH_STDIN] === '1'
   delete process.env[STOP_WITH_STDIN]
   const port = flags.port === undefined ? DEFAULT_PORT : int(flags.port, '--port', 0, 65535)
@@ -114,8 +117,7 @@ export async function nodeCommand (flags: NodeFlags): Promise<number> {
   // Until a signal, or (a spawned worker) until it has drained after its
   // idle time, or (started by `meshrun up`) until its stdin closes.
   const why = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => { resolve('SIGINT') })
-    process.once('SIGTERM', () => { resolve('SIGTERM') })
+    stop.wait(resolve)
     void node.retired.then(() => { resolve('retired') })
     if (stopWithStdin) {
       const gone = (): void => { resolve('stdin closed: the `meshrun up` that started it is gone') }
@@ -221,4 +223,43 @@ function limitsFrom (flags: NodeFlags): NodeLimitsInit {
   const job: NodeLimitsInit['job'] = {}
   if (flags.sourceLimit !== undefined) job.maxSourceBytes = int(flags.sourceLimit, '--source-limit', 1024, 64 << 20)
   return { run, job }
+}
+
+/**
+ * SIGINT and SIGTERM stop the node cleanly (its job dirs unmounted, its
+ * cgroups removed, its jobs' ends journalled). The handlers go in first
+ * thing: a signal that came before them (during start-up, or a moment
+ * after "ready", which a supervisor may act on at once) killed the node
+ * on the spot, leaving its mounts and cgroups behind; one that comes
+ * before the node is up now stops it as soon as it is. The same signal
+ * again at once is the same request: Ctrl-C reaches every process of the
+ * terminal's group, and under a Node older than 22 bin/meshrun.js (in that
+ * group) passes it on too; a service manager may signal the whole group.
+ * A repeat a second or more later means "now": the node exits without
+ * cleaning up (its next start does).
+ */
+function stopSignals (log: Logger): { wait: (resolve: (signal: string) => void) => void } {
+  let first = 0
+  let early: string | undefined
+  let waiting: ((signal: string) => void) | undefined
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const now = Date.now()
+    if (first === 0) {
+      first = now
+      if (waiting !== undefined) waiting(signal)
+      else early = signal
+      return
+    }
+    if (now - first < REPEAT_SIGNAL_MS) return
+    log.warn(`${signal} again while stopping: exiting now`)
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return {
+    wait: (resolve) => {
+      if (early !== undefined) resolve(early)
+      else waiting = resolve
+    },
+  }
 }
