@@ -183,17 +183,14 @@ export class CompileCache {
   private evict (keep?: string): void {
     if (!this.complete || this.bytes <= this.maxBytes) return
     const order = [...this.held].filter(([k]) => k !== keep).sort((a, b) => a[1].used - b[1].used)
-    for (const [key, h] of order) {
+    for (const [key] of order) {
       if (this.bytes <= this.maxBytes * EVICT_TO) break
-      this.held.delete(key)
-      this.memory.delete(key)
-      this.bytes -= h.bytes
       this.evicted++
-      rm(this.entryDir(key), { recursive: true, force: true }).catch(() => {})
+      void this.forget(key)
     }
   }
 
-  /** Drops an entry that turned out to be broken (its restore failed), from disk too, so that it can be stored again. */
+  /** Drops an entry (evicted, or broken: its restore failed), from disk too, so that it can be stored again. */
   async forget (key: string): Promise<void> {
     this.memory.delete(key)
     const h = this.held.get(key)

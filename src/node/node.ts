@@ -140,6 +140,8 @@ export class MeshNode {
     this.recovered = recovered
     this.log = init.log
     this.host = host
+    // Our own addresses changed: `addrs` reads them afresh.
+    host.addEventListener('self:peer:update', () => { this.listenAddrs = undefined })
     this.executor = executor
     this.cluster = init.cluster ?? 'default'
     this.maxCpu = init.maxCpu ?? 100
@@ -300,17 +302,12 @@ export class MeshNode {
   get addrs (): string[] {
     const now = Date.now()
     if (this.listenAddrs === undefined || now - this.listenAddrs.at > ADDRS_TTL_MS) {
-      if (!this.watchingAddrs) {
-        this.watchingAddrs = true
-        this.host.addEventListener('self:peer:update', () => { this.listenAddrs = undefined })
-      }
       this.listenAddrs = { addrs: this.host.getMultiaddrs().map((a) => a.toString()), at: now }
     }
     return this.listenAddrs.addrs
   }
 
   private listenAddrs: { addrs: string[], at: number } | undefined
-  private watchingAddrs = false
 
   async start (): Promise<void> {
     void this.load.start()

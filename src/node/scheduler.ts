@@ -110,7 +110,8 @@ export class Scheduler {
     if (front) this.queue.unshift(item)
     else this.queue.push(item)
     this.pump()
-    if (this.queue.includes(item)) this.onWait()
+    // Still waiting: not granted (with it, the requests for its id were).
+    if (!this.granted.has(req.id)) this.onWait()
   }
 
   /** Called when a job has to wait (set by the node: slots leased to entries go back). */
