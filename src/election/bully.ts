@@ -120,7 +120,7 @@ export function step(state: ElectionState, event: ElectionEvent): StepResult {
   const c: Ctx = { s: { ...state }, out: [] }
   switch (event.type) {
     case 'start':
-      onStart(c)
+      onStart(c, event.settled === true)
       break
     case 'peerUp':
       onPeerUp(c, event.peer, event.rank.priority)
@@ -292,10 +292,10 @@ function raiseTerm(c: Ctx, term: number): void {
 
 // --- event handlers ----------------------------------------------------------
 
-function onStart(c: Ctx): void {
+function onStart(c: Ctx, settled: boolean): void {
   const s = c.s
   if (s.booted) return
-  if (s.role === 'starting' && s.config.startupDelayMs === 0) startElection(c)
+  if (s.role === 'starting' && (settled || s.config.startupDelayMs === 0)) startElection(c)
   else if (s.role === 'starting') c.out.push({ type: 'setTimer', name: 'startup', ms: s.config.startupDelayMs })
   s.booted = true
 }

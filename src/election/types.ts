@@ -21,8 +21,12 @@ export type ElectionMessage =
  * equal); only `rank.priority` is read.
  */
 export type ElectionEvent =
-  /** Boot: arms the startup (discovery) timer. Feed it once, first. */
-  | { readonly type: 'start' }
+  /**
+   * Boot: arms the startup (discovery) timer. Feed it once, first.
+   * `settled`: the adapter already waited until it heard its peers and the
+   * masters they follow: elect at once, without the startup delay.
+   */
+  | { readonly type: 'start'; readonly settled?: boolean }
   /** The adapter believes `peer` is alive (a connection opened, or its reports resumed). Idempotent. */
   | { readonly type: 'peerUp'; readonly peer: PeerId; readonly rank: Rank }
   /** The adapter believes `peer` is gone (connection closed, or its reports stopped). Idempotent. */

@@ -101,9 +101,12 @@ export class ElectionDriver {
     await this.init.host.handle(PROTOCOL_ELECTION, (stream, conn) => { void this.receive(stream, conn.remotePeer.toString()) }, { maxInboundStreams: 256 })
   }
 
-  /** Boot the state machine: after its startup delay it elects. */
-  begin (): void {
-    this.feed({ type: 'start' })
+  /**
+   * Boot the state machine: after its startup delay it elects, or at once
+   * when `settled` (the node already waited to hear its peers and their masters).
+   */
+  begin (settled = false): void {
+    this.feed({ type: 'start', settled })
   }
 
   stop (): void {

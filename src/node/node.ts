@@ -21,7 +21,7 @@ import { LoadMonitor } from './load.ts'
 import { LoadGossip, reportInterval } from './gossip.ts'
 import { Membership } from './membership.ts'
 import { peerIdOf } from './peer-ids.ts'
-import { Discovery } from './discovery.ts'
+import { Discovery, FOCUS_MS } from './discovery.ts'
 import { ElectionDriver, LagGauge, type ElectionChange } from './election.ts'
 import { Services } from './services.ts'
 import { ClientService } from './client-service.ts'
@@ -220,7 +220,13 @@ export class MeshNode {
       onReport: (r) => { this.membership.onReport(r, Date.now()) },
       log: this.log,
     })
-    this.discovery = new Discovery({ host, bootstrap: init.peers ?? [], log: this.log })
+    this.discovery = new Discovery({
+      host,
+      bootstrap: init.peers ?? [],
+      log: this.log,
+      // Until the master it follows has held for FOCUS_MS, a node dials the highest id it knows only.
+      focusUntil: () => this.election.master === null ? Date.now() + FOCUS_MS : this.electionChangedAt + FOCUS_MS,
+    })
     this.autoscaler = init.autoscale === undefined ? undefined : this.makeAutoscaler(init.autoscale, init.dataDir!)
 
     this.membership.on('up', (m) => {
@@ -350,7 +356,7 @@ export class MeshNode {
           clearTimeout(quiet)
           quiet = setTimeout(check, SETTLE_MS).unref()
         })
-      }).then(() => { this.election.begin() })
+      }).then(() => { this.election.begin(true) })
     } else {
       await this.election.start()
     }

@@ -57,6 +57,13 @@ describe('boot', () => {
     expect(p.feed({ type: 'start' })).toContainEqual({ type: 'becameMaster', term: 1 })
   })
 
+  test('a settled start (the adapter already heard its peers) elects at once, without the startup delay', () => {
+    const p = new Probe('a')
+    const out = p.feed({ type: 'start', settled: true })
+    expect(out).toContainEqual({ type: 'becameMaster', term: 1 })
+    expect(out).not.toContainEqual(expect.objectContaining({ type: 'setTimer', name: 'startup' }))
+  })
+
   test('a higher-ranked master heard while starting is followed without an election', () => {
     const p = new Probe('a')
     p.feed({ type: 'start' })
