@@ -137,12 +137,12 @@ export class CompileCache {
         let keys: string[] = []
         try { keys = await readdir(join(this.dir, shard)) } catch { continue }
         for (const key of keys) {
-          if (this.held.has(key)) continue
           if (++read % LOAD_BATCH === 0) await new Promise((resolve) => setImmediate(resolve))
+          // Stored by a job meanwhile: already counted.
+          if (this.held.has(key)) continue
           const dir = join(this.dir, shard, key)
           let used: number
           try { used = lstatSync(join(dir, 'result.json')).mtimeMs } catch { continue }
-          if (this.held.has(key)) continue
           this.hold(key, { bytes: diskBytes(dir), used, touched: used })
         }
       }
